@@ -1,0 +1,49 @@
+"""Choosing the backend for one forward call.
+
+The ``auto`` rule comes from ``benchmarks/speed.py`` on a 2-core CPU (see
+``benchmarks/README.md``): torch's oneDNN LSTM kernel is the fastest LSTM there;
+torch has no fused CPU kernel for the GRU and Elman RNN, so for those our fused
+BPTT wins when gradients are needed, while torch's C++ loop is as fast or faster
+for inference. On a GPU, cuDNN (native) wins everywhere.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+BACKENDS = ("auto", "native", "fused", "reference")
+
+
+class BackendFallbackWarning(UserWarning):
+    """A backend asked for by name cannot run this case; another one runs instead."""
+
+
+def choose(requested: str, *, kind: str | None, can_native: bool, can_fused: bool,
+           training_grad: bool, device_type: str) -> str:
+    """The backend that runs: ``requested`` if it can, else the next one down, with a warning.
+
+    Args:
+        kind: the built-in cell kind (``"lstm"``, ``"gru"``, ``"elman"``) or ``None`` for a user cell.
+        training_grad: gradients will be taken through this call.
+    """
+    if requested == "auto":
+        if can_native and (device_type != "cpu" or kind == "lstm" or not training_grad or not can_fused):
+            return "native"
+        return "fused" if can_fused else "reference"
+    if requested == "native" and not can_native:
+        fallback = "fused" if can_fused else "reference"
+        warnings.warn(f"backend 'native' cannot run this layer ({_why_not_native(kind)}); "
+                      f"running '{fallback}' instead", BackendFallbackWarning, stacklevel=4)
+        return fallback
+    if requested == "fused" and not can_fused:
+        warnings.warn("backend 'fused' needs a built-in cell with a written-out backward "
+                      "(ElmanCell, LSTMCell, GRUCell); running 'reference' instead",
+                      BackendFallbackWarning, stacklevel=4)
+        return "reference"
+    return requested
+
+
+def _why_not_native(kind: str | None) -> str:
+    if kind is None:
+        return "torch has no kernel for a user-defined cell"
+    return "torch's kernel needs the torch.nn-compatible layers rnnkit.RNN/LSTM/GRU"

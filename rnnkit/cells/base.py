@@ -1,0 +1,149 @@
+"""The cell contract shared by every recurrent cell.
+
+A cell is the body of the time loop. The layer computes the input projection
+``X_t W_ih^T + b_ih`` for all steps in one matmul (``project``) and then calls
+``step`` once per step with that step's slice.
+
+Shapes: ``B`` batch, ``T`` time, ``I`` input features, ``H`` hidden units,
+``G`` gates (1 Elman, 3 GRU, 4 LSTM), ``O`` output features (``H``, or the
+projection size of an LSTM with ``proj_size``).
+
+A user's own cell subclasses :class:`Cell` and implements ``project``,
+``step`` and ``initial_state`` (and sets ``input_size``/``hidden_size``/
+``output_size``); it then runs in :class:`rnnkit.Recurrent` on the reference
+backend. The built-in cells also implement ``step_with`` (the step with
+explicit weights) and name a fused kernel, which lets a layer keep its weights
+under torch.nn's names and run them on the fused BPTT backend.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+class Cell(nn.Module):
+    """Base class of recurrent cells.
+
+    Attributes:
+        gates: number of gate blocks ``G`` stacked in ``weight_ih``/``weight_hh``.
+        input_size: ``I``. hidden_size: ``H``. output_size: ``O`` (what ``step`` emits).
+        fused_kind: name of the fused BPTT kernel for this cell, or ``None``.
+    """
+
+    gates: int = 1
+    fused_kind: str | None = None
+    #: weight names in the order the fused kernels take them
+    weight_names: tuple[str, ...] = ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
+
+    input_size: int
+    hidden_size: int
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size
+
+    # -- the contract -----------------------------------------------------
+    def project(self, x: Tensor) -> Tensor:
+        """Input projection for all steps at once: ``(T, B, I) -> (T, B, G*H)``."""
+        return self.project_with(self.weights(), x)
+
+    def step(self, xp_t: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """One step: ``xp_t (B, G*H)``, state -> ``(out_t (B, O), new_state)``."""
+        return self.step_with(self.weights(), xp_t, state)
+
+    def initial_state(self, batch: int, *, dtype: torch.dtype | None = None,
+                      device: torch.device | str | None = None) -> Any:
+        """The zero state for ``batch`` sequences."""
+        return torch.zeros(batch, self.output_size, dtype=dtype, device=device)
+
+    # -- built-in cells: the step with explicit weights --------------------
+    def weights(self) -> tuple[Tensor | None, ...]:
+        """This cell's own parameters in ``weight_names`` order (``None`` for absent biases)."""
+        return tuple(getattr(self, n, None) for n in self.weight_names)
+
+    def project_with(self, w: tuple[Tensor | None, ...], x: Tensor) -> Tensor:
+        return torch.nn.functional.linear(x, w[0], w[1])
+
+    def step_with(self, w: tuple[Tensor | None, ...], xp_t: Tensor, state: Any) -> tuple[Tensor, Any]:
+        raise NotImplementedError(f"{type(self).__name__} must implement step() or step_with()")
+
+    def bind(self, w: tuple[Tensor | None, ...] | None = None) -> BoundCell | Cell:
+        """What a layer runs: this cell with its weights fixed for one forward call."""
+        if type(self).step_with is Cell.step_with:
+            return self  # a user's cell that implements step() on its own parameters
+        return BoundCell(self, self.weights() if w is None else w)
+
+    # -- standalone use, like torch.nn.LSTMCell ---------------------------
+    def forward(self, input: Tensor, state: Any = None) -> Any:
+        """Advance one step: ``input (B, I)`` or ``(I,)`` -> the new state (as torch.nn.*Cell)."""
+        unbatched = input.dim() == 1
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: expected input of shape (B, I) or (I,), "
+                             f"got {tuple(input.shape)}")
+        if unbatched:
+            input = input.unsqueeze(0)
+            if state is not None:
+                state = _map_state(state, lambda s: s.unsqueeze(0))
+        if state is None:
+            state = self.initial_state(input.shape[0], dtype=input.dtype, device=input.device)
+        _, new = self.step(self.project(input), state)
+        if unbatched:
+            new = _map_state(new, lambda s: s.squeeze(0))
+        return new
+
+    def reset_parameters(self) -> None:
+        """torch.nn's default: every weight and bias uniform in ``(-1/sqrt(H), 1/sqrt(H))``."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0.0
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class BoundCell:
+    """A built-in cell's equations bound to one set of weights (not a module).
+
+    Layers keep their parameters under torch.nn's flat names (``weight_ih_l0``);
+    for each layer and direction they bind the shared cell definition to those
+    tensors for the duration of one forward call.
+    """
+
+    __slots__ = ("cell", "weights")
+
+    def __init__(self, cell: Cell, weights: tuple[Tensor | None, ...]):
+        self.cell = cell
+        self.weights = weights
+
+    @property
+    def output_size(self) -> int:
+        return self.cell.output_size
+
+    @property
+    def fused_kind(self) -> str | None:
+        return self.cell.fused_kind
+
+    def project(self, x: Tensor) -> Tensor:
+        return self.cell.project_with(self.weights, x)
+
+    def step(self, xp_t: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return self.cell.step_with(self.weights, xp_t, state)
+
+    def initial_state(self, batch: int, **kw: Any) -> Any:
+        return self.cell.initial_state(batch, **kw)
+
+
+def _map_state(state: Any, fn: Any) -> Any:
+    from rnnkit.state import map_state
+
+    return map_state(state, fn)
+
+
+def make_params(cell: Cell, shapes: dict[str, tuple[int, ...]], factory: dict[str, Any]) -> None:
+    """Register ``shapes`` as parameters on ``cell`` (absent names skipped)."""
+    for name, shape in shapes.items():
+        setattr(cell, name, nn.Parameter(torch.empty(shape, **factory)))

@@ -1,0 +1,118 @@
+"""Elman RNN cell.
+
+Equations (one step, torch.nn.RNN layout)::
+
+    H_t = φ(X_t W_ih^T + b_ih + H_{t-1} W_hh^T + b_hh),   φ = tanh or relu
+
+The output layer ``O_t = H_t W_o + b_o`` of the classic formulation belongs to
+the model on top (a ``Linear`` over the layer's outputs), as in torch.nn.
+
+Parameters (as ``torch.nn.RNNCell``): ``weight_ih (H, I)``, ``weight_hh (H, H)``,
+``bias_ih (H,)``, ``bias_hh (H,)``. One gate block (G = 1). State: ``h (B, H)``.
+
+Backward of one step (BPTT), with ``a_t`` the pre-activation::
+
+    da_t     = dH_t ⊙ φ'(a_t)          tanh: 1 - H_t^2;  relu: [H_t > 0]
+    dH_{t-1} = da_t W_hh                (+ the output gradient at t-1)
+    dW_hh    = Σ_t da_t^T H_{t-1},  db = Σ_t da_t,  dX_t W_ih-part = da_t
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
+from rnnkit.cells.base import Cell, make_params
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+def _valid_mask(batch_sizes: list[int], like: Tensor) -> Tensor:
+    """``(T, B)`` True where step t of row b is inside the sequence (batch sorted by length)."""
+    bs = torch.tensor(batch_sizes, device=like.device)
+    return torch.arange(like.shape[1], device=like.device).unsqueeze(0) < bs.unsqueeze(1)
+
+
+class ElmanCell(Cell):
+    """Elman cell ``H_t = φ(X_t W_ih^T + b_ih + H_{t-1} W_hh^T + b_hh)``.
+
+    Args:
+        input_size: ``I``. hidden_size: ``H``. bias: use ``b_ih`` and ``b_hh``.
+        nonlinearity: ``"tanh"`` or ``"relu"``.
+        create_parameters: ``False`` for the shared definition inside a layer
+            that keeps the weights itself under torch.nn's names.
+    """
+
+    gates = 1
+    fused_kind = "elman"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None,
+                 create_parameters: bool = True) -> None:
+        super().__init__()
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"unknown nonlinearity {nonlinearity!r}: expected 'tanh' or 'relu'")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.nonlinearity = nonlinearity
+        if create_parameters:
+            make_params(self, self.parameter_shapes(), {"device": device, "dtype": dtype})
+            self.reset_parameters()
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        H, I = self.hidden_size, self.input_size
+        shapes = {"weight_ih": (H, I), "weight_hh": (H, H)}
+        if self.bias:
+            shapes.update(bias_ih=(H,), bias_hh=(H,))
+        return shapes
+
+    def step_with(self, w: tuple, xp_t: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        _, _, w_hh, b_hh = w
+        pre = xp_t + torch.nn.functional.linear(h, w_hh, b_hh)
+        h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
+        return h, h
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
+
+    # -- fused BPTT kernel ------------------------------------------------
+    def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
+                      extra: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None):
+        """``xp (T, B, H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, saved tensors."""
+        (h0,) = state0
+        T, B, H = xp.shape
+        # both biases sit outside φ; the projection buffer is ours, so the steps run in place in it
+        out = xp if b_hh is None else xp.add_(b_hh)
+        w_t = w_hh.t()
+        act_ = torch.Tensor.tanh_ if self.nonlinearity == "tanh" else torch.Tensor.relu_
+        hs = step_views(out, batch_sizes)
+        hp = prev_views(out, h0, batch_sizes)
+        for t in range(T):
+            act_(hs[t].addmm_(hp[t], w_t))
+        if batch_sizes is not None:  # outputs past each sequence's end are zero
+            out[~_valid_mask(batch_sizes, out)] = 0
+        return out, (last_valid(out, lengths),), (out, h0)
+
+    def fused_backward(self, saved: tuple, dout: Tensor, dfinal: tuple[Tensor | None, ...],
+                       w_hh: Tensor, extra: Tensor | None, batch_sizes: list[int] | None):
+        """-> ``dXP (T, B, H)``, ``dW_hh``, ``db_hh``, ``(dh0,)``, ``None``."""
+        out, h0 = saved
+        T, B, H = out.shape
+        if self.nonlinearity == "tanh":
+            deriv = 1 - out * out
+        else:
+            deriv = (out > 0).to(out.dtype)
+        dpre = new_buffer(out, (T, B, H), batch_sizes is not None)
+        g = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)
+        gs = rows(g, batch_sizes, T)
+        dos, ds, dps = step_views(dout, batch_sizes), step_views(deriv, batch_sizes), step_views(dpre, batch_sizes)
+        for t in range(T - 1, -1, -1):
+            gt = gs[t]
+            gt.add_(dos[t])
+            torch.mul(gt, ds[t], out=dps[t])
+            torch.mm(dps[t], w_hh, out=gt)
+        flat = dpre.reshape(T * B, H)
+        dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, H))
+        return dpre, dw_hh, flat.sum(0), (g,), None

@@ -1,0 +1,179 @@
+"""LSTM cell (Hochreiter & Schmidhuber 1997, with forget gate), torch.nn.LSTM layout.
+
+Gate order in the stacked weights: **i, f, g, o** (input, forget, cell candidate, output)::
+
+    [i f g o]_t = X_t W_ih^T + b_ih + H_{t-1} W_hh^T + b_hh        (B, 4H)
+    i, f, o     = σ(i), σ(f), σ(o);   g = tanh(g)
+    C_t         = f ⊙ C_{t-1} + i ⊙ g                              (B, H)
+    M_t         = o ⊙ tanh(C_t)                                     (B, H)
+    H_t         = M_t W_hr^T   if proj_size > 0 (B, P)   else  M_t
+
+Parameters (as ``torch.nn.LSTMCell``/``LSTM``): ``weight_ih (4H, I)``,
+``weight_hh (4H, O)``, ``bias_ih (4H,)``, ``bias_hh (4H,)``, and with
+``proj_size = P > 0`` ``weight_hr (P, H)``; ``O = P`` if projected else ``H``.
+State: :class:`rnnkit.LSTMState` ``(h (B, O), c (B, H))``.
+
+Backward of one step (BPTT). With ``dH_t`` the total gradient reaching ``H_t``
+and ``dC_t`` the one carried from step t+1::
+
+    dM_t     = dH_t W_hr  (or dH_t)            dW_hr += dH_t^T M_t
+    dC_t    += dM_t ⊙ o ⊙ (1 - tanh²C_t)
+    do       = dM_t ⊙ tanh C_t ⊙ o(1-o)
+    di       = dC_t ⊙ g ⊙ i(1-i);   df = dC_t ⊙ C_{t-1} ⊙ f(1-f);   dg = dC_t ⊙ i ⊙ (1-g²)
+    dC_{t-1} = dC_t ⊙ f;   dH_{t-1} = [di df dg do] W_hh
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
+from rnnkit.cells.base import Cell, make_params
+from rnnkit.state import LSTMState
+
+
+class LSTMCell(Cell):
+    """LSTM cell with gates i, f, g, o and an optional output projection.
+
+    Args:
+        input_size: ``I``. hidden_size: ``H``. bias: use ``b_ih`` and ``b_hh``.
+        proj_size: ``P``; when > 0 the hidden output is ``M_t W_hr^T``.
+        create_parameters: ``False`` for the shared definition inside a layer
+            that keeps the weights itself under torch.nn's names.
+    """
+
+    gates = 4
+    fused_kind = "lstm"
+    weight_names = ("weight_ih", "bias_ih", "weight_hh", "bias_hh", "weight_hr")
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, proj_size: int = 0,
+                 device: Any = None, dtype: Any = None, create_parameters: bool = True) -> None:
+        super().__init__()
+        if proj_size < 0:
+            raise ValueError(f"proj_size must be >= 0, got {proj_size}")
+        if proj_size >= hidden_size and proj_size > 0:
+            raise ValueError(f"proj_size ({proj_size}) must be smaller than hidden_size ({hidden_size})")
+        self.input_size, self.hidden_size, self.bias, self.proj_size = input_size, hidden_size, bias, proj_size
+        if create_parameters:
+            make_params(self, self.parameter_shapes(), {"device": device, "dtype": dtype})
+            self.reset_parameters()
+
+    @property
+    def output_size(self) -> int:
+        return self.proj_size or self.hidden_size
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        H, I, O = self.hidden_size, self.input_size, self.output_size
+        shapes = {"weight_ih": (4 * H, I), "weight_hh": (4 * H, O)}
+        if self.bias:
+            shapes.update(bias_ih=(4 * H,), bias_hh=(4 * H,))
+        if self.proj_size:
+            shapes["weight_hr"] = (self.proj_size, H)
+        return shapes
+
+    def initial_state(self, batch: int, *, dtype: torch.dtype | None = None,
+                      device: Any = None) -> LSTMState:
+        return LSTMState(torch.zeros(batch, self.output_size, dtype=dtype, device=device),
+                         torch.zeros(batch, self.hidden_size, dtype=dtype, device=device))
+
+    def step_with(self, w: tuple, xp_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, LSTMState]:
+        _, _, w_hh, b_hh, w_hr = w
+        h, c = state
+        gates = xp_t + torch.nn.functional.linear(h, w_hh, b_hh)
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        if w_hr is not None:
+            h = h @ w_hr.t()
+        return h, LSTMState(h, c)
+
+    def extra_repr(self) -> str:
+        proj = f", proj_size={self.proj_size}" if self.proj_size else ""
+        return f"{self.input_size}, {self.hidden_size}{proj}"
+
+    # -- fused BPTT kernel ------------------------------------------------
+    def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
+                      w_hr: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None):
+        """``xp (T, B, 4H)``, ``(h0 (B, O), c0 (B, H))`` -> ``out (T, B, O)``, ``(h_n, c_n)``, saved."""
+        h0, c0 = state0
+        T, B, G = xp.shape
+        H = G // 4
+        padded = batch_sizes is not None
+        # the gates are computed in place in the projection buffer (ours, not the caller's):
+        # no per-step copy, no second (T, B, 4H) buffer
+        gates = xp if b_hh is None else xp.add_(b_hh)
+        cs = new_buffer(xp, (T, B, H), padded)
+        tcs = new_buffer(xp, (T, B, H), padded)
+        ms = new_buffer(xp, (T, B, H), padded)
+        out = new_buffer(xp, (T, B, w_hr.shape[0]), padded) if w_hr is not None else ms
+        w_t = w_hh.t()
+        w_rt = w_hr.t() if w_hr is not None else None
+        V = lambda buf: step_views(buf, batch_sizes)  # noqa: E731
+        gs, c_now, tc, m, hs = V(gates), V(cs), V(tcs), V(ms), V(out)
+        if_, g_, o_ = V(gates[..., : 2 * H]), V(gates[..., 2 * H: 3 * H]), V(gates[..., 3 * H:])
+        i_, f_ = V(gates[..., :H]), V(gates[..., H: 2 * H])
+        hp, cp = prev_views(out, h0, batch_sizes), prev_views(cs, c0, batch_sizes)
+        for t in range(T):
+            gs[t].addmm_(hp[t], w_t)
+            if_[t].sigmoid_()
+            g_[t].tanh_()
+            o_[t].sigmoid_()
+            torch.mul(f_[t], cp[t], out=c_now[t])
+            c_now[t].addcmul_(i_[t], g_[t])
+            torch.tanh(c_now[t], out=tc[t])
+            torch.mul(o_[t], tc[t], out=m[t])
+            if w_rt is not None:
+                torch.mm(m[t], w_rt, out=hs[t])
+        finals = (last_valid(out, lengths), last_valid(cs, lengths))
+        return out, finals, (gates, cs, tcs, ms, h0, c0, out)
+
+    def fused_backward(self, saved: tuple, dout: Tensor, dfinal: tuple[Tensor | None, ...],
+                       w_hh: Tensor, w_hr: Tensor | None, batch_sizes: list[int] | None):
+        """-> ``dXP (T, B, 4H)``, ``dW_hh``, ``db_hh``, ``(dh0, dc0)``, ``dW_hr``."""
+        gates, cs, tcs, ms, h0, c0, out = saved
+        T, B, G = gates.shape
+        H, O = G // 4, out.shape[-1]
+        padded = batch_sizes is not None
+        i, f, g, o = gates.view(T, B, 4, H).unbind(2)
+        # everything that does not depend on the carried gradient, for all steps at once
+        k_o = tcs * o * (1 - o)                                       # do = dM ⊙ k_o
+        k_c = o * (1 - tcs * tcs)                                     # dC += dM ⊙ k_c
+        c_prev = previous(cs, c0)
+        k_ifg = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], 2)  # (T,B,3,H)
+        dgates = new_buffer(gates, (T, B, G), padded)
+        dh = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, O)
+        dc = dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)
+        dhs, dcs = rows(dh, batch_sizes, T), rows(dc, batch_sizes, T)
+        dc3 = rows(dc.unsqueeze(1), batch_sizes, T)
+        V = lambda buf: step_views(buf, batch_sizes)  # noqa: E731
+        dos, kos, kcs, kifg, fs = V(dout), V(k_o), V(k_c), V(k_ifg), V(f)
+        dg_all = V(dgates)
+        dg_o = V(dgates[..., 3 * H:])
+        dg_ifg = V(dgates[..., : 3 * H].view(T, B, 3, H))
+        if w_hr is not None:
+            dh_total = new_buffer(out, (T, B, O), padded)   # kept for dW_hr
+            dht = V(dh_total)
+            dm_buf = out.new_empty(B, H)
+            dms = rows(dm_buf, batch_sizes, T)
+        for t in range(T - 1, -1, -1):
+            if w_hr is not None:
+                torch.add(dhs[t], dos[t], out=dht[t])
+                dm = dms[t]
+                torch.mm(dht[t], w_hr, out=dm)
+            else:
+                dm = dhs[t]
+                dm.add_(dos[t])
+            dcs[t].addcmul_(dm, kcs[t])
+            torch.mul(dm, kos[t], out=dg_o[t])
+            torch.mul(dc3[t], kifg[t], out=dg_ifg[t])
+            dcs[t].mul_(fs[t])
+            torch.mm(dg_all[t], w_hh, out=dhs[t])
+        flat = dgates.reshape(T * B, G)
+        dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, O))
+        dw_hr = None
+        if w_hr is not None:
+            dw_hr = dh_total.reshape(T * B, O).t().mm(ms.reshape(T * B, H))
+        return dgates, dw_hh, flat.sum(0), (dh, dc), dw_hr

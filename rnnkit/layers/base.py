@@ -1,0 +1,205 @@
+"""The shared recurrent layer machinery: any cell, stacked, bidirectional, variable length.
+
+Shapes: ``T`` steps, ``B`` batch, ``I`` input features, ``O`` a cell's output
+features, ``D`` directions (1 or 2), ``L`` layers. Internally everything is
+time-major ``(T, B, ...)``; ``batch_first`` only transposes at the edges.
+
+Variable lengths: the batch is sorted by length once (descending) so that every
+backend sees, at step ``t``, the still-running sequences as its first rows. The
+reverse direction reads each sequence backwards from its own last valid step.
+Outputs past a sequence's end are zero and its final state is the one at its
+last valid step. Everything is put back in the caller's order at the end.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnkit.backends import fused, reference
+from rnnkit.backends.select import BACKENDS, choose
+from rnnkit.layers.checks import check_input, check_lengths, check_state
+from rnnkit.state import map_state, zip_states
+
+_RUNNERS = {"fused": fused.run, "reference": reference.run}
+
+
+class RecurrentBase(nn.Module):
+    """Runs ``self.cell_at(layer, direction)`` over time for every layer and direction.
+
+    Subclasses provide ``cell_at`` (a runnable cell bound to its weights),
+    ``input_size``, ``num_layers``, ``bidirectional``, ``batch_first``, ``dropout``
+    and, when torch's kernel can run them, ``native_call``.
+    """
+
+    input_size: int
+    num_layers: int
+    bidirectional: bool
+    batch_first: bool
+    dropout: float
+
+    def _init_common(self, backend: str, dropout: float, num_layers: int) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+        if not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn(f"dropout={dropout} does nothing with num_layers=1: it applies between "
+                          f"stacked layers only", UserWarning, stacklevel=3)
+        self.backend = backend
+        #: the backend that ran the last forward call ("native", "fused" or "reference")
+        self.backend_used: str | None = None
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    # -- hooks for subclasses ---------------------------------------------
+    def cell_at(self, layer: int, direction: int) -> Any:
+        raise NotImplementedError
+
+    @property
+    def cell_kind(self) -> str | None:
+        """The built-in cell kind when every slot is one (enables fused), else ``None``."""
+        return None
+
+    def native_call(self, x: Tensor, hx: Any, lengths: Tensor | None,
+                    batch_sizes: list[int] | None) -> tuple[Tensor, Any] | None:
+        return None
+
+    @property
+    def can_native(self) -> bool:
+        return False
+
+    def _params(self) -> list[Tensor]:
+        return list(self.parameters())
+
+    # -- forward ------------------------------------------------------------
+    def forward(self, input: Tensor | PackedSequence, hx: Any = None,
+                lengths: Tensor | list[int] | None = None) -> tuple[Any, Any]:
+        """Run the layer.
+
+        Args:
+            input: ``(T, B, I)``, ``(B, T, I)`` if ``batch_first``, unbatched ``(T, I)``,
+                or a ``PackedSequence``.
+            hx: initial state, each tensor ``(L*D, B, O)`` (LSTM: ``(h_0, c_0)`` with
+                ``c_0 (L*D, B, H)``); zeros if omitted.
+            lengths: ``(B,)`` valid steps per sequence; padding is masked without packing.
+
+        Returns:
+            ``(output, final_state)``: output ``(T, B, D*O)`` (or packed), final state
+            shaped like ``hx``, taken at each sequence's last valid step.
+        """
+        name = type(self).__name__
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            if lengths is not None:
+                raise ValueError(f"{name}: pass lengths or a PackedSequence, not both")
+            sorted_idx, unsorted_idx = input.sorted_indices, input.unsorted_indices
+            input, lengths = pad_packed_sequence(input, batch_first=False)
+            batch_first = False
+        else:
+            batch_first = self.batch_first
+        params = self._params()
+        check_input(name, input, self.input_size, batch_first, params)
+        unbatched = input.dim() == 2
+        x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if batch_first else input)
+        T, B = x.shape[0], x.shape[1]
+        lengths = check_lengths(name, lengths, B, T)
+
+        expected = self._zero_state(B, x)
+        if hx is None:
+            state = expected
+        else:
+            check_state(name, hx, expected, unbatched)
+            if hasattr(expected, "_fields") and not hasattr(hx, "_fields"):
+                hx = type(expected)(*hx)  # a plain (h, c) tuple, as torch.nn takes it
+            state = map_state(hx, lambda s: s.unsqueeze(1)) if unbatched else hx
+
+        perm = batch_sizes = None
+        if lengths is not None:
+            lengths, perm = torch.sort(lengths, descending=True, stable=True)
+            x = x.index_select(1, perm.to(x.device))
+            state = map_state(state, lambda s: s.index_select(1, perm.to(s.device)))
+            batch_sizes = (torch.arange(T).unsqueeze(1) < lengths.unsqueeze(0)).sum(1).tolist()
+
+        out, final = self._run(x, state, lengths, batch_sizes)
+
+        if perm is not None:
+            inv = torch.empty_like(perm)
+            inv[perm] = torch.arange(B)
+            out = out.index_select(1, inv.to(out.device))
+            final = map_state(final, lambda s: s.index_select(1, inv.to(s.device)))
+            lengths = lengths[inv]
+        if packed:
+            out = pack_padded_sequence(out.index_select(1, sorted_idx), lengths[sorted_idx.cpu()],
+                                       enforce_sorted=True)
+            out = PackedSequence(out.data, out.batch_sizes, sorted_idx, unsorted_idx)
+        elif unbatched:
+            out = out.squeeze(1)
+            final = map_state(final, lambda s: s.squeeze(1))
+        elif batch_first:
+            out = out.transpose(0, 1)
+        return out, final
+
+    def _zero_state(self, batch: int, x: Tensor) -> Any:
+        """Zeros shaped like the layer state: each cell-state tensor stacked to ``(L*D, B, ...)``."""
+        one = self.cell_at(0, 0).initial_state(batch, dtype=x.dtype, device=x.device)
+        n = self.num_layers * self.num_directions
+        return map_state(one, lambda s: s.unsqueeze(0).expand(n, *s.shape).contiguous())
+
+    def _backend_for(self, x: Tensor) -> str:
+        grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self._params()))
+        return choose(self.backend, kind=self.cell_kind, can_native=self.can_native,
+                      can_fused=self.cell_kind is not None, training_grad=grad, device_type=x.device.type)
+
+    def _run(self, x: Tensor, state: Any, lengths: Tensor | None,
+             batch_sizes: list[int] | None) -> tuple[Tensor, Any]:
+        backend = self._backend_for(x)
+        self.backend_used = backend
+        if backend == "native":
+            return self.native_call(x, state, lengths, batch_sizes)
+        run = _RUNNERS[backend]
+        D = self.num_directions
+        finals = []
+        layer_in = x
+        rev_idx = _reverse_index(lengths, x.shape[0], x.device) if D == 2 else None
+        for k in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                s0 = map_state(state, lambda s, i=k * D + d: s[i])
+                xin = layer_in if d == 0 else _reverse(layer_in, rev_idx)
+                out, fin = run(self.cell_at(k, d), xin, s0, lengths, batch_sizes)
+                outs.append(out if d == 0 else _reverse(out, rev_idx))
+                finals.append(fin)
+            layer_in = outs[0] if D == 1 else torch.cat(outs, -1)
+            if self.dropout > 0 and self.training and k < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, training=True)
+        return layer_in, zip_states(lambda *s: torch.stack(s, 0), *finals)
+
+    def extra_repr(self) -> str:
+        s = f"layers={self.num_layers}, bidirectional={self.bidirectional}, backend={self.backend!r}"
+        return s + (", batch_first=True" if self.batch_first else "")
+
+
+def _reverse_index(lengths: Tensor | None, T: int, device: torch.device) -> Tensor | None:
+    """``(T, B)`` index reading each sequence backwards from its last valid step (``None``: plain flip)."""
+    if lengths is None:
+        return None
+    t = torch.arange(T).unsqueeze(1)
+    L = lengths.unsqueeze(0)
+    return torch.where(t < L, L - 1 - t, t).to(device)
+
+
+def _reverse(x: Tensor, idx: Tensor | None) -> Tensor:
+    """Reverse ``x (T, B, F)`` in time within each sequence's length (an involution)."""
+    if idx is None:
+        return x.flip(0)
+    return x.gather(0, idx.unsqueeze(-1).expand_as(x))

@@ -1,0 +1,140 @@
+"""Each backend provably runs when chosen; unavailable ones fall back loudly."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import rnnkit
+from rnnkit.backends.select import choose
+from rnnkit.cells import Cell
+
+
+def grad_fn_names(t: torch.Tensor, depth: int = 12) -> set[str]:
+    """Names of the autograd nodes near the output."""
+    names, frontier = set(), [t.grad_fn]
+    for _ in range(depth):
+        nxt = []
+        for fn in frontier:
+            if fn is None:
+                continue
+            names.add(type(fn).__name__)
+            nxt += [f for f, _ in fn.next_functions]
+        frontier = nxt
+    return names
+
+
+@pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU])
+def test_fused_backend_runs_our_bptt(cls):
+    layer = cls(4, 5, backend="fused")
+    out, _ = layer(torch.randn(3, 2, 4))
+    assert layer.backend_used == "fused"
+    assert "FusedBPTTBackward" in grad_fn_names(out)
+
+
+@pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU])
+def test_native_backend_runs_torch_kernel(cls, monkeypatch):
+    from rnnkit.backends import native
+
+    layer = cls(4, 5, backend="native")
+    kernels, steps = [], []
+    orig_run, cell = native.run, layer._defs[0]
+    orig_step = type(cell).step_with
+    monkeypatch.setattr(native, "run", lambda mode, *a: kernels.append(mode) or orig_run(mode, *a))
+    monkeypatch.setattr(type(cell), "step_with", lambda self, *a: steps.append(1) or orig_step(self, *a))
+    out, _ = layer(torch.randn(3, 2, 4))
+    assert layer.backend_used == "native"
+    assert kernels == [layer.kind if layer.kind != "elman" else "elman-tanh"] and steps == []
+    assert "FusedBPTTBackward" not in grad_fn_names(out)
+    if cls is rnnkit.LSTM:  # oneDNN's fused LSTM node: no per-gate autograd nodes at all
+        assert not {"SigmoidBackward0", "TanhBackward0"} & grad_fn_names(out)
+
+
+@pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU])
+def test_reference_backend_runs_the_step_loop(cls, monkeypatch):
+    layer = cls(4, 5, backend="reference")
+    calls = []
+    cell = layer._defs[0]
+    orig = type(cell).step_with
+    monkeypatch.setattr(type(cell), "step_with", lambda self, *a: calls.append(1) or orig(self, *a))
+    out, _ = layer(torch.randn(3, 2, 4))
+    assert layer.backend_used == "reference" and len(calls) == 3
+    assert "FusedBPTTBackward" not in grad_fn_names(out)
+
+
+def test_backend_is_overridable_after_construction():
+    layer = rnnkit.GRU(4, 5)
+    assert layer.backend == "auto"
+    layer.backend = "reference"
+    layer(torch.randn(3, 2, 4))
+    assert layer.backend_used == "reference"
+
+
+class Doubler(Cell):
+    """A user cell: h_t = tanh(x_t W + 2 h_{t-1})."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.proj = torch.nn.Linear(input_size, hidden_size)
+
+    def project(self, x):
+        return self.proj(x)
+
+    def step(self, xp_t, h):
+        h = torch.tanh(xp_t + 2 * h)
+        return h, h
+
+
+def test_user_cell_asking_for_fused_falls_back_with_a_warning():
+    layer = rnnkit.Recurrent(Doubler(3, 4), backend="fused")
+    with pytest.warns(rnnkit.BackendFallbackWarning, match="reference"):
+        layer(torch.randn(2, 1, 3))
+    assert layer.backend_used == "reference"
+
+
+def test_user_cell_asking_for_native_falls_back_with_a_warning():
+    layer = rnnkit.Recurrent(Doubler(3, 4), backend="native")
+    with pytest.warns(rnnkit.BackendFallbackWarning, match="native"):
+        layer(torch.randn(2, 1, 3))
+    assert layer.backend_used == "reference"
+
+
+def test_builtin_cell_in_recurrent_runs_fused_and_native_falls_back_to_fused():
+    layer = rnnkit.Recurrent(rnnkit.LSTMCell(3, 4), backend="native")
+    with pytest.warns(rnnkit.BackendFallbackWarning):
+        layer(torch.randn(2, 1, 3))
+    assert layer.backend_used == "fused"
+    layer.backend = "auto"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        layer(torch.randn(2, 1, 3))
+    assert layer.backend_used == "fused"
+
+
+def test_auto_rule():
+    kw = dict(can_native=True, can_fused=True, device_type="cpu")
+    assert choose("auto", kind="lstm", training_grad=True, **kw) == "native"
+    assert choose("auto", kind="gru", training_grad=True, **kw) == "fused"
+    assert choose("auto", kind="elman", training_grad=True, **kw) == "fused"
+    assert choose("auto", kind="gru", training_grad=False, **kw) == "native"
+    assert choose("auto", kind="gru", training_grad=True, can_native=True, can_fused=True,
+                  device_type="cuda") == "native"
+    assert choose("auto", kind=None, training_grad=True, can_native=False, can_fused=False,
+                  device_type="cpu") == "reference"
+
+
+def test_auto_picks_per_call_and_reports_it():
+    layer = rnnkit.GRU(4, 5)
+    layer(torch.randn(3, 2, 4))
+    assert layer.backend_used == "fused"
+    with torch.no_grad():
+        layer(torch.randn(3, 2, 4))
+    assert layer.backend_used == "native"
+
+
+def test_unknown_backend_is_an_error():
+    with pytest.raises(ValueError, match="unknown backend 'fast'"):
+        rnnkit.LSTM(3, 4, backend="fast")

@@ -1,0 +1,26 @@
+"""Shared test helpers: torch.nn references and the parity metric."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max |a - b| / (1 + |b|), with ``b`` the torch.nn value."""
+    a, b = a.detach(), b.detach()
+    return float(((a - b).abs() / (1 + b.abs())).max()) if a.numel() else 0.0
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    return DATA
