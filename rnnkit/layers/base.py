@@ -157,8 +157,10 @@ class RecurrentBase(nn.Module):
 
     def _backend_for(self, x: Tensor) -> str:
         grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self._params()))
+        H = getattr(self, "hidden_size", 0)
         return choose(self.backend, kind=self.cell_kind, can_native=self.can_native,
-                      can_fused=self.cell_kind is not None, training_grad=grad, device_type=x.device.type)
+                      can_fused=self.cell_kind is not None, training_grad=grad, device_type=x.device.type,
+                      step_work=x.shape[1] * H * H)
 
     def _run(self, x: Tensor, state: Any, lengths: Tensor | None,
              batch_sizes: list[int] | None) -> tuple[Tensor, Any]:

@@ -120,6 +120,8 @@ def test_auto_rule():
     assert choose("auto", kind="gru", training_grad=True, **kw) == "fused"
     assert choose("auto", kind="elman", training_grad=True, **kw) == "fused"
     assert choose("auto", kind="gru", training_grad=False, **kw) == "native"
+    assert choose("auto", kind="gru", training_grad=True, step_work=32 * 256 * 256, **kw) == "fused"
+    assert choose("auto", kind="gru", training_grad=True, step_work=64 * 512 * 512, **kw) == "native"
     assert choose("auto", kind="gru", training_grad=True, can_native=True, can_fused=True,
                   device_type="cuda") == "native"
     assert choose("auto", kind=None, training_grad=True, can_native=False, can_fused=False,
