@@ -7,6 +7,8 @@ import sys
 
 import torch
 
+from rnnkit.errors import RnnkitError
+
 
 def _cases(text: str) -> list[tuple[int, int, int, int]]:
     try:
@@ -36,7 +38,104 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=None, help="timed rounds per case (default 7, quick 3)")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     b.add_argument("--json", default=None, help="also write the results to this JSON file")
+
+    from rnnkit.config import add_flags
+    from rnnkit.models.sampling import SampleConfig
+    from rnnkit.tasks import lm
+
+    t = sub.add_parser("train", help="train a model (a task: lm)", description="Train a model for a task.")
+    tsub = t.add_subparsers(dest="task", metavar="TASK")
+    tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
+                         description="Train a language model with truncated BPTT: the text is cut into "
+                                     "--batch-size streams, read in chunks of --bptt steps with the hidden "
+                                     "state carried between chunks. Writes config.json, metrics.jsonl, "
+                                     "curves.png, last.pt and best.pt to the run directory.")
+    lm.add_train_flags(tl)
+
+    s = sub.add_parser("sample", help="generate text from a trained language model",
+                       description="Generate text from a run (its best.pt, else last.pt), streamed as it "
+                                   "is produced.")
+    s.add_argument("run", help="run directory or checkpoint file")
+    s.add_argument("--prime", default="", help="text to start from (default: a line break)")
+    s.add_argument("--length", type=int, default=500, help="tokens to generate (default: 500)")
+    s.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
+    s.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    add_flags(s, SampleConfig, "sampling options")
+
+    e = sub.add_parser("evaluate", help="loss, perplexity and bits per character of a run on a text",
+                       description="Score a text file with a trained language model (best.pt, else last.pt).")
+    e.add_argument("run", help="run directory or checkpoint file")
+    e.add_argument("--data", required=True, help="UTF-8 text file to score")
+    e.add_argument("--batch-size", type=int, default=16, help="parallel streams (default: 16)")
+    e.add_argument("--bptt", type=int, default=None, help="chunk length (default: the run's)")
+    e.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    d = sub.add_parser("demo", help="train a character LSTM on Python's own help texts (about 2 minutes)",
+                       description="The main job: a character-level LSTM trained on the help() topics "
+                                   "that ship with Python (no download), with a sample before and after.")
+    d.add_argument("--seconds", type=float, default=100.0, help="training time budget (default: 100)")
+    d.add_argument("--cell", default="lstm", choices=("lstm", "gru", "rnn"), help="recurrent cell (default: lstm)")
+    d.add_argument("--out", default=None, help="run directory (default: runs/demo-<date>-<time>)")
+    d.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     return p
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from rnnkit.config import given_flags
+    from rnnkit.models.sampling import SampleConfig
+    from rnnkit.tasks import lm
+
+    if args.length < 1:
+        raise RnnkitError(f"--length must be >= 1, got {args.length}")
+    try:
+        sample = SampleConfig(**given_flags(args, SampleConfig))
+    except ValueError as e:
+        raise RnnkitError(str(e)) from None
+    model, vocab, _, _ = lm.load_run(args.run, args.device)
+    sys.stdout.write(args.prime)
+    for piece in lm.generate_text(model, vocab, args.prime, args.length, sample, args.seed):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from rnnkit.tasks import lm
+
+    res = lm.evaluate_file(args.run, args.data, args.batch_size, args.bptt)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        extra = f" | bpc {res['bpc']:.4f}" if "bpc" in res else ""
+        print(f"{res['data']}: {res['tokens']:,} tokens | loss {res['loss']:.4f} | ppl {res['ppl']:.2f}{extra} "
+              f"({res['checkpoint']})")
+    return 0
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "bench":
+        return _bench(parser, args)
+    if args.command == "train":
+        if args.task is None:
+            parser.parse_args(["train", "--help"])
+        from rnnkit.tasks import lm
+
+        run_dir, configs, resume = lm.resolve_configs(args)
+        lm.train(run_dir, configs, resume=resume)
+        return 0
+    if args.command == "sample":
+        return _sample(args)
+    if args.command == "evaluate":
+        return _evaluate(args)
+    if args.command == "demo":
+        from rnnkit.tasks import demo
+
+        demo.run(out=args.out, seconds=args.seconds, cell=args.cell, threads=args.threads)
+        return 0
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,23 +144,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "bench":
-        from rnnkit import bench
+    try:
+        return _run(parser, args)
+    except RnnkitError as e:
+        print(f"rnnkit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted; a training run continues from its last checkpoint with --resume",
+              file=sys.stderr)
+        return 130
 
-        cells = tuple(c.strip() for c in args.cells.split(",") if c.strip())
-        bad = [c for c in cells if c not in bench.CELLS]
-        names = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
-        bad += [n for n in names if n not in bench.CONTENDERS]
-        if bad:
-            parser.error(f"unknown cell or contender: {', '.join(bad)}")
-        if "torch.nn" not in names:
-            names = ("torch.nn", *names)  # ratios are to torch.nn
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        bench.main(quick=args.quick, cells=cells, cases=args.cases, repeats=args.repeats,
-                   json_path=args.json, names=names)
-        return 0
-    return 2
+
+def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from rnnkit import bench
+
+    cells = tuple(c.strip() for c in args.cells.split(",") if c.strip())
+    bad = [c for c in cells if c not in bench.CELLS]
+    names = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
+    bad += [n for n in names if n not in bench.CONTENDERS]
+    if bad:
+        parser.error(f"unknown cell or contender: {', '.join(bad)}")
+    if "torch.nn" not in names:
+        names = ("torch.nn", *names)  # ratios are to torch.nn
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bench.main(quick=args.quick, cells=cells, cases=args.cases, repeats=args.repeats,
+               json_path=args.json, names=names)
+    return 0
 
 
 if __name__ == "__main__":

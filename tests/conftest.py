@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# at most 2 threads, and no more than the CPUs this process may use (taskset, containers)
+_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+torch.set_num_threads(min(2, _cpus))
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -25,13 +25,14 @@ class BackendFallbackWarning(UserWarning):
 
 
 def choose(requested: str, *, kind: str | None, can_native: bool, can_fused: bool,
-           training_grad: bool, device_type: str, step_work: int = 0) -> str:
+           training_grad: bool, device_type: str, step_work: int = 0, autocast: bool = False) -> str:
     """The backend that runs: ``requested`` if it can, else the next one down, with a warning.
 
     Args:
         kind: the built-in cell kind (``"lstm"``, ``"gru"``, ``"elman"``) or ``None`` for a user cell.
         training_grad: gradients will be taken through this call.
         step_work: ``B * H * H``, the size of one step's recurrent matmul per gate.
+        autocast: mixed precision is on (the fused loop then can't run: ``can_fused`` is False).
     """
     if requested == "auto":
         if can_native and (device_type != "cpu" or kind == "lstm" or not training_grad or not can_fused
@@ -44,8 +45,9 @@ def choose(requested: str, *, kind: str | None, can_native: bool, can_fused: boo
                       f"running '{fallback}' instead", BackendFallbackWarning, stacklevel=4)
         return fallback
     if requested == "fused" and not can_fused:
-        warnings.warn("backend 'fused' needs a built-in cell with a written-out backward "
-                      "(ElmanCell, LSTMCell, GRUCell); running 'reference' instead",
+        why = ("runs in the input's dtype, not under autocast" if autocast and kind is not None else
+               "needs a built-in cell with a written-out backward (ElmanCell, LSTMCell, GRUCell)")
+        warnings.warn(f"backend 'fused' {why}; running 'reference' instead",
                       BackendFallbackWarning, stacklevel=4)
         return "reference"
     return requested

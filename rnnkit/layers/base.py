@@ -118,6 +118,9 @@ class RecurrentBase(nn.Module):
         if hx is None:
             state = expected
         else:
+            if torch.is_autocast_enabled(x.device.type):
+                # the state a previous call returned under autocast is in the autocast dtype
+                hx = map_state(hx, lambda s: s.to(x.dtype) if s.is_floating_point() else s)
             check_state(name, hx, expected, unbatched)
             if hasattr(expected, "_fields") and not hasattr(hx, "_fields"):
                 hx = type(expected)(*hx)  # a plain (h, c) tuple, as torch.nn takes it
@@ -158,9 +161,12 @@ class RecurrentBase(nn.Module):
     def _backend_for(self, x: Tensor) -> str:
         grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self._params()))
         H = getattr(self, "hidden_size", 0)
+        # the fused loop computes in the input's dtype; under autocast torch's kernel or
+        # autograd over the steps apply autocast's casting rules
+        autocast = torch.is_autocast_enabled(x.device.type)
         return choose(self.backend, kind=self.cell_kind, can_native=self.can_native,
-                      can_fused=self.cell_kind is not None, training_grad=grad, device_type=x.device.type,
-                      step_work=x.shape[1] * H * H)
+                      can_fused=self.cell_kind is not None and not autocast, training_grad=grad,
+                      device_type=x.device.type, step_work=x.shape[1] * H * H, autocast=autocast)
 
     def _run(self, x: Tensor, state: Any, lengths: Tensor | None,
              batch_sizes: list[int] | None) -> tuple[Tensor, Any]:

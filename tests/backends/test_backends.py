@@ -140,3 +140,20 @@ def test_auto_picks_per_call_and_reports_it():
 def test_unknown_backend_is_an_error():
     with pytest.raises(ValueError, match="unknown backend 'fast'"):
         rnnkit.LSTM(3, 4, backend="fast")
+
+
+def test_autocast_runs_torch_kernel_and_fused_falls_back_loudly():
+    x = torch.randn(3, 2, 4)
+    lstm = rnnkit.LSTM(4, 5, num_layers=2)
+    gru = rnnkit.GRU(4, 5, num_layers=2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, state = lstm(x)
+        assert lstm.backend_used == "native"
+        out2, _ = lstm(x, state)  # the state a previous call returned under autocast is accepted
+        assert out2.shape == (3, 2, 5)
+        gru(x)
+        assert gru.backend_used == "native"  # auto never picks fused under autocast
+        gru.backend = "fused"
+        with pytest.warns(rnnkit.BackendFallbackWarning, match="not under autocast"):
+            gru(x)
+        assert gru.backend_used == "reference"

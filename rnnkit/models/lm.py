@@ -1,0 +1,101 @@
+"""LanguageModel: embedding -> stacked RNN/LSTM/GRU -> dropout -> output layer.
+
+For tokens ``x_1 .. x_T`` (ids, shape ``(B, T)``)::
+
+    E_t = Embed(x_t)                                  (B, T, E)
+    H_t = RNN(E_t, H_{t-1})   L stacked layers        (B, T, H)
+    O_t = Dropout(H_t) W_o + b_o                      (B, T, V)   logits of x_{t+1}
+
+Dropout applies to the embeddings, between layers and before the output layer
+(Zaremba et al. 2014). With ``tie_weights`` the output matrix ``W_o`` is the embedding
+matrix (Press & Wolf 2017); that needs ``embed_size == hidden_size``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from rnnkit.config import field
+from rnnkit.layers.torch_compat import GRU, LSTM, RNN
+from rnnkit.models.sampling import SampleConfig, sample_next
+from rnnkit.state import detach_state
+
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+
+
+@dataclasses.dataclass
+class LMConfig:
+    """The language model's shape; saved in every checkpoint and rebuilt from it."""
+
+    cell: str = field("lstm", "recurrent cell", choices=tuple(CELLS))
+    embed_size: int = field(128, "token embedding size E")
+    hidden_size: int = field(512, "hidden units per layer H")
+    num_layers: int = field(2, "stacked recurrent layers L")
+    dropout: float = field(0.1, "dropout on embeddings, between layers and before the output layer")
+    tie_weights: bool = field(False, "share the embedding and output matrices (needs embed_size == hidden_size)")
+    init_range: float = field(0.0, "if > 0, initialise every weight uniformly in [-r, r] (Zaremba et al.)")
+    backend: str = field("auto", "recurrent backend", choices=("auto", "native", "fused", "reference"))
+    vocab_size: int = 0  # set from the data's vocabulary, not a flag
+
+
+class LanguageModel(nn.Module):
+    """Predicts the next token at every step. ``forward(x (B, T), state) -> (logits (B, T, V), state)``."""
+
+    def __init__(self, config: LMConfig) -> None:
+        super().__init__()
+        c = config
+        if c.vocab_size < 2:
+            raise ValueError(f"LanguageModel: vocab_size must be >= 2, got {c.vocab_size}")
+        if c.cell not in CELLS:
+            raise ValueError(f"LanguageModel: unknown cell {c.cell!r}: expected one of {', '.join(CELLS)}")
+        if c.tie_weights and c.embed_size != c.hidden_size:
+            raise ValueError(f"LanguageModel: tie_weights needs embed_size == hidden_size, "
+                             f"got {c.embed_size} and {c.hidden_size}")
+        self.config = c
+        self.embed = nn.Embedding(c.vocab_size, c.embed_size)
+        self.drop = nn.Dropout(c.dropout)
+        self.rnn = CELLS[c.cell](c.embed_size, c.hidden_size, c.num_layers, batch_first=True,
+                                 dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend)
+        self.out = nn.Linear(c.hidden_size, c.vocab_size)
+        if c.tie_weights:
+            self.out.weight = self.embed.weight
+        if c.init_range > 0:
+            for p in self.parameters():
+                nn.init.uniform_(p, -c.init_range, c.init_range)
+
+    def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """``x`` ids ``(B, T)`` -> logits ``(B, T, V)`` and the final state (as the layer's)."""
+        h, state = self.rnn(self.drop(self.embed(x)), state)
+        return self.out(self.drop(h)), state
+
+    @torch.no_grad()
+    def generate(self, prime: Tensor, length: int, sample: SampleConfig,
+                 generator: torch.Generator | None = None, banned: tuple[int, ...] = ()) -> Iterator[int]:
+        """Yield ``length`` token ids, one at a time, continuing ``prime`` (ids ``(P,)``, P >= 1).
+
+        The prime is read in one call; then each sampled token is fed back. Tokens in
+        ``banned`` are never produced. Runs in eval mode and restores the previous mode afterwards.
+        """
+        if prime.dim() != 1 or prime.numel() == 0:
+            raise ValueError(f"prime must be a non-empty 1-D tensor of ids, got shape {tuple(prime.shape)}")
+        was_training = self.training
+        self.eval()
+        try:
+            device = self.embed.weight.device
+            logits, state = self(prime.to(device).unsqueeze(0))
+            last = logits[0, -1]
+            ban = torch.tensor(banned, dtype=torch.long, device=device)
+            for _ in range(length):
+                if banned:
+                    last = last.index_fill(0, ban, float("-inf"))
+                tok = sample_next(last, sample, generator)
+                yield tok
+                logits, state = self(torch.tensor([[tok]], device=device), detach_state(state))
+                last = logits[0, -1]
+        finally:
+            self.train(was_training)

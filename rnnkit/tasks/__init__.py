@@ -1,0 +1,1 @@
+"""One module per application: wires data, model, loss and metrics to the Trainer and the CLI."""

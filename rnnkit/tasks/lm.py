@@ -1,0 +1,333 @@
+"""Language modelling: train on a text, evaluate perplexity / bits per character, sample.
+
+Training reads the text as one token stream cut into ``batch_size`` parallel streams
+and trains with truncated BPTT over chunks of ``bptt`` steps, the hidden state carried
+from chunk to chunk (see :mod:`rnnkit.data.streams`). Evaluation reads the
+validation text the same way, state carried throughout (see :func:`stream_nll`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit import config as cfgmod
+from rnnkit.config import field
+from rnnkit.data import StreamBatches, Vocab, batchify, read_text
+from rnnkit.errors import RnnkitError
+from rnnkit.models.lm import LanguageModel, LMConfig
+from rnnkit.models.sampling import SampleConfig
+from rnnkit.state import LSTMState, detach_state, map_state
+from rnnkit.tasks import runs
+from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+
+TASK = "lm"
+UNKNOWN_LIMIT = 0.5  # refuse to evaluate a text whose tokens are mostly unknown to the vocabulary
+
+
+@dataclasses.dataclass
+class LMDataConfig:
+    """Where the text comes from and how it is cut into batches."""
+
+    data: str = field("", "training text file (UTF-8)", path=True)
+    valid: str | None = field(None, "validation text file (default: the end of --data, see --valid-fraction)",
+                              path=True)
+    test: str | None = field(None, "test text file, scored with the best model after training", path=True)
+    valid_fraction: float = field(0.1, "fraction at the end of --data held out for validation without --valid")
+    level: str = field("char", "tokens: characters, or whitespace-separated words with <eos> per line",
+                       choices=("char", "word"))
+    min_freq: int = field(1, "word level: words seen fewer times in training become <unk>")
+    batch_size: int = field(64, "parallel streams B (split across processes under torchrun)")
+    bptt: int = field(128, "truncated BPTT: steps K per chunk; the state carries across chunks, gradients don't")
+    eval_batch_size: int = field(16, "parallel streams when evaluating")
+
+
+SECTIONS = {"data": LMDataConfig, "model": LMConfig, "train": TrainConfig}
+
+
+def _to_plain(state: Any) -> Any:
+    """A (nested) state as tuples/tensors only, for a weights-only checkpoint."""
+    if isinstance(state, tuple):
+        return tuple(_to_plain(s) for s in state)
+    return state
+
+
+def _as_layer_state(state: Any) -> Any:
+    if isinstance(state, tuple) and len(state) == 2 and all(isinstance(s, Tensor) for s in state):
+        return LSTMState(*state)
+    return state
+
+
+@torch.no_grad()
+def stream_nll(model: LanguageModel, ids: Tensor, batch_size: int, bptt: int) -> tuple[float, int]:
+    """``(total negative log-likelihood in nats, tokens predicted)`` of ``ids`` ``(N,)``.
+
+    The text is cut into ``batch_size`` contiguous streams (fewer for a short text), read in
+    chunks with the state carried; the tokens past the last full stream are read after it,
+    with its state. Each stream's first token has no context and is not scored, so ``N - B``
+    tokens are: with ``batch_size=1`` every token but the first, with the full history.
+    """
+    device = next(model.parameters()).device
+    B = max(1, min(batch_size, ids.numel() // 2))
+    data = batchify(ids, B)
+    total, count, state = 0.0, 0, None
+    for x, y in StreamBatches(data, bptt).chunks():
+        logits, state = model(x.to(device), state)
+        total += float(F.cross_entropy(logits.flatten(0, 1).float(), y.to(device).flatten(), reduction="sum"))
+        count += y.numel()
+    tail = ids[B * data.size(1) - 1:]  # the last stream's final token, then the rest
+    if tail.numel() > 1:
+        last = map_state(state, lambda t: t[:, B - 1 : B].contiguous())  # (L, 1, H): the last stream
+        for x, y in StreamBatches(tail.view(1, -1), bptt).chunks():
+            logits, last = model(x.to(device), last)
+            total += float(F.cross_entropy(logits.flatten(0, 1).float(), y.to(device).flatten(), reduction="sum"))
+            count += y.numel()
+    return total, count
+
+
+def metrics_of(loss: float, level: str) -> dict[str, float]:
+    """Derived metrics: perplexity, and bits per character at character level."""
+    out = {"ppl": math.exp(min(loss, 700.0))}
+    if level == "char":
+        out["bpc"] = loss / math.log(2)
+    return out
+
+
+class LMTask:
+    """Truncated-BPTT language modelling on one token stream (see the module docstring)."""
+
+    unit = "tok"
+
+    def __init__(self, train_ids: Tensor, valid_ids: Tensor, data: LMDataConfig,
+                 dist: distributed.DistInfo | None = None) -> None:
+        dist = dist or distributed.current()
+        if data.batch_size % dist.world_size:
+            raise RnnkitError(f"--batch-size {data.batch_size} must be divisible by the {dist.world_size} processes")
+        rows = data.batch_size // dist.world_size
+        streams = batchify(train_ids, data.batch_size, "training text")
+        self.train = StreamBatches(streams[dist.rank * rows : (dist.rank + 1) * rows], data.bptt)
+        self.valid_ids = valid_ids
+        self.cfg = data
+        self.state: Any = None
+
+    def num_batches(self) -> int:
+        return len(self.train)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.state = None  # each epoch reads the streams from their start
+
+    def batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
+        return self.train.chunks(start)
+
+    def train_step(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, int]:
+        x, y = batch
+        device = next(model.parameters()).device
+        if self.state is not None:
+            self.state = map_state(self.state, lambda t: t.to(device))
+        logits, state = model(x.to(device, non_blocking=True), self.state)
+        self.state = detach_state(state)  # truncate: the next chunk's gradient stops here
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), y.to(device, non_blocking=True).flatten())
+        return loss, y.numel()
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        total, count = stream_nll(model, self.valid_ids, self.cfg.eval_batch_size, self.cfg.bptt)
+        loss = total / count
+        return {"loss": loss, **metrics_of(loss, self.cfg.level)}
+
+    def describe(self, loss: float) -> dict[str, float]:
+        return metrics_of(loss, self.cfg.level)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"state": _to_plain(self.state)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.state = _as_layer_state(state["state"])  # on the CPU; train_step moves it
+
+
+# -- data ------------------------------------------------------------------------------
+def load_texts(data: LMDataConfig) -> tuple[str, str]:
+    """``(train, valid)`` texts: two files, or one file split at ``1 - valid_fraction``."""
+    if not data.data:
+        raise RnnkitError("no training text: give --data FILE (or a recipe with [data] data = ...)")
+    text = read_text(data.data, "training text")
+    if data.valid:
+        return text, read_text(data.valid, "validation text")
+    if not 0 < data.valid_fraction < 1:
+        raise RnnkitError(f"--valid-fraction must be in (0, 1), got {data.valid_fraction}")
+    cut = int(len(text) * (1 - data.valid_fraction))
+    if data.level == "word":  # cut at a line break so no word is split
+        nl = text.rfind("\n", 0, cut)
+        cut = nl + 1 if nl > 0 else cut
+    return text[:cut], text[cut:]
+
+
+def encode_checked(vocab: Vocab, text: str, what: str) -> Tensor:
+    """Ids of ``text``; a clear error when it is mostly unknown to ``vocab``, a warning when partly."""
+    ids, unknown = vocab.encode(text)
+    if ids.numel() < 2:
+        raise RnnkitError(f"{what} holds fewer than 2 {vocab.level} tokens; nothing to predict")
+    frac = unknown / ids.numel()
+    if frac > UNKNOWN_LIMIT:
+        raise RnnkitError(f"{what} does not match the vocabulary: {frac:.0%} of its {vocab.level}s are unknown "
+                          f"(a different language or level?); use a run trained on similar text")
+    if unknown:
+        print(f"note: {unknown} of {ids.numel()} {vocab.level}s in {what} are not in the vocabulary "
+              f"and count as <unk>", file=sys.stderr)
+    return ids
+
+
+# -- commands --------------------------------------------------------------------------
+def add_train_flags(p: Any) -> None:
+    p.add_argument("--config", metavar="FILE", help="recipe TOML file ([data], [model], [train] tables); "
+                   "flags given here override it")
+    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/lm-<date>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    for name, cls in SECTIONS.items():
+        cfgmod.add_flags(p, cls, f"{name} options")
+
+
+def resolve_configs(args: Any) -> tuple[Path, dict[str, Any], bool]:
+    """``(run_dir, {section: config}, resume)`` from recipe, saved run config and flags."""
+    recipe: dict[str, Any] = {}
+    recipe_dir = None
+    if args.config:
+        path, recipe = cfgmod.load_recipe(args.config)
+        recipe_dir = path.parent
+        if recipe.get("task", TASK) != TASK:
+            raise RnnkitError(f"recipe {path} is for task {recipe['task']!r}, not {TASK!r}")
+        unknown = set(recipe) - set(SECTIONS) - {"task"}
+        if unknown:
+            raise RnnkitError(f"recipe {path}: unknown table(s) {', '.join(sorted(unknown))}; "
+                              f"expected {', '.join(SECTIONS)}")
+    if args.resume and not args.out:
+        raise RnnkitError("--resume needs --out DIR: the run to continue")
+    run_dir = Path(args.out) if args.out else runs.default_run_dir(TASK)
+    saved = runs.prepare(run_dir, args.resume)
+    configs = {}
+    for name, cls in SECTIONS.items():
+        flags = cfgmod.given_flags(args, cls)
+        if saved is not None:
+            base = {k: v for k, v in saved.get(name, {}).items() if k != "vocab_size"}
+            changed = {k: v for k, v in flags.items() if base.get(k) != v}
+            if changed:
+                print(f"note: resuming with changed {name} options {changed}; the result may differ from an "
+                      f"uninterrupted run", file=sys.stderr)
+            configs[name] = cfgmod.build(cls, {**base, **flags}, f"{run_dir}/config.json")
+        else:
+            configs[name] = cfgmod.merge(cls, recipe.get(name, {}), flags,
+                                         f"recipe {args.config}" if args.config else "flags", recipe_dir)
+    return run_dir, configs, bool(args.resume)
+
+
+def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, title: str = "",
+          quiet: bool = False) -> dict[str, Any]:
+    """Train a language model into ``run_dir``; returns the Trainer's summary (plus test metrics)."""
+    data, model_cfg, train_cfg = configs["data"], configs["model"], configs["train"]
+    dist = distributed.setup(train_cfg.device if train_cfg.device != "auto" else
+                             ("cuda" if torch.cuda.is_available() else "cpu"))
+    say = (lambda *a: None) if quiet or not dist.is_main else (lambda *a: print(*a, file=sys.stderr))
+    train_text, valid_text = load_texts(data)
+    vocab = Vocab.build(train_text, data.level, data.min_freq)
+    if resume:
+        saved_vocab = Vocab.from_dict(checkpoint.load(run_dir / "last.pt", TASK)["vocab"])
+        if saved_vocab != vocab:
+            raise RnnkitError(f"the vocabulary of {data.data} ({len(vocab)} {data.level}s) does not match the one "
+                              f"in {run_dir}/last.pt ({len(saved_vocab)}); resume with the same training text")
+    train_ids = encode_checked(vocab, train_text, f"training text {data.data}")
+    valid_ids = encode_checked(vocab, valid_text, f"validation text {data.valid or data.data}")
+    model_cfg = dataclasses.replace(model_cfg, vocab_size=len(vocab))
+    torch.manual_seed(train_cfg.seed)
+    model = LanguageModel(model_cfg)
+    task = LMTask(train_ids, valid_ids, data, dist)
+    resolved = {"task": TASK, "data": cfgmod.to_dict(data), "model": cfgmod.to_dict(model_cfg),
+                "train": cfgmod.to_dict(train_cfg)}
+    if dist.is_main:
+        runs.write_config(run_dir, resolved)
+    n_params = sum(p.numel() for p in model.parameters())
+    say(f"run {run_dir}: {data.level} LM, vocabulary {len(vocab)}, train {train_ids.numel():,} / valid "
+        f"{valid_ids.numel():,} tokens; {model_cfg.num_layers}x{model_cfg.hidden_size} {model_cfg.cell.upper()}, "
+        f"{n_params:,} parameters; {task.num_batches()} batches of {data.batch_size}x{data.bptt} per epoch")
+    meta = {"task": TASK, "config": resolved, "vocab": vocab.to_dict(), "title": title or f"{run_dir.name}"}
+    trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
+    try:
+        summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+        if data.test:
+            model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
+            test_ids = encode_checked(vocab, read_text(data.test, "test text"), f"test text {data.test}")
+            model.eval()
+            with torch.no_grad():
+                total, count = stream_nll(model, test_ids, data.eval_batch_size, data.bptt)
+            loss = total / count
+            summary["test"] = {"loss": loss, **metrics_of(loss, data.level), "tokens": count}
+            trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
+            say("test (best model): " + " | ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()))
+    finally:
+        distributed.cleanup()
+    return summary
+
+
+def load_run(run: str | Path, device: str = "cpu") -> tuple[LanguageModel, Vocab, dict[str, Any], Path]:
+    """``(model in eval mode, vocabulary, resolved config, checkpoint path)`` of a trained run."""
+    path = runs.find_checkpoint(run)
+    ckpt = checkpoint.load(path, TASK)
+    try:
+        vocab = Vocab.from_dict(ckpt["vocab"])
+        conf = ckpt["config"]
+        model_cfg = cfgmod.build(LMConfig, conf["model"], f"{path} (model config)")
+    except (KeyError, TypeError, ValueError) as e:
+        raise RnnkitError(f"checkpoint {path} lacks a valid vocabulary or model config ({e})") from None
+    if model_cfg.vocab_size != len(vocab):
+        raise RnnkitError(f"checkpoint {path}: its vocabulary has {len(vocab)} tokens but the model expects "
+                          f"{model_cfg.vocab_size}; the file is inconsistent, retrain")
+    model = LanguageModel(model_cfg)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as e:
+        raise RnnkitError(f"checkpoint {path} does not fit its own model config: {str(e).splitlines()[0]}") from None
+    return model.to(device).eval(), vocab, conf, path
+
+
+def prime_ids(vocab: Vocab, prime: str) -> Tensor:
+    """Ids of the prime text; the default (empty) prime starts at a line break."""
+    if not prime:
+        return torch.tensor([vocab.stoi.get("\n" if vocab.level == "char" else "<eos>", vocab.unk)])
+    ids, unknown = vocab.encode(prime if vocab.level == "char" else prime + "\n")
+    if vocab.level == "word":
+        ids = ids[:-1]  # the prime continues: no <eos> after it
+    if unknown:
+        print(f"note: {unknown} {vocab.level}(s) of the prime are not in the vocabulary and read as <unk>",
+              file=sys.stderr)
+    if ids.numel() == 0:
+        raise RnnkitError(f"--prime {prime!r} holds no {vocab.level} tokens")
+    return ids
+
+
+def generate_text(model: LanguageModel, vocab: Vocab, prime: str, length: int, sample: SampleConfig,
+                  seed: int | None = None) -> Iterator[str]:
+    """Yield the generated text piece by piece (a character or a word), for streaming."""
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    # at character level <unk> only stands for characters never seen in training: never write it
+    banned = (vocab.unk,) if vocab.level == "char" else ()
+    if vocab.level == "word" and prime and not prime[-1].isspace():
+        yield " "  # the generated words follow the prime's last word
+    for tok in model.generate(prime_ids(vocab, prime), length, sample, gen, banned):
+        yield vocab.decode([tok])
+
+
+def evaluate_file(run: str | Path, data: str, batch_size: int = 16, bptt: int | None = None) -> dict[str, Any]:
+    """Loss, perplexity (and bits per character) of run ``run`` on text file ``data``."""
+    model, vocab, conf, path = load_run(run)
+    ids = encode_checked(vocab, read_text(data, "text"), f"text {data}")
+    with torch.no_grad():
+        total, count = stream_nll(model, ids, batch_size, bptt or conf["data"]["bptt"])
+    loss = total / count
+    return {"checkpoint": str(path), "data": str(data), "tokens": count, "loss": loss,
+            **metrics_of(loss, vocab.level)}

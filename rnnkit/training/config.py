@@ -1,0 +1,43 @@
+"""TrainConfig: how the Trainer optimises, schedules, evaluates, checkpoints and logs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rnnkit.config import field
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything the generic training loop needs; saved in every checkpoint."""
+
+    optimizer: str = field("adamw", "optimizer", choices=("adamw", "adam", "sgd"))
+    lr: float = field(2e-3, "peak learning rate")
+    weight_decay: float = field(0.0, "weight decay (decoupled for adamw)")
+    momentum: float = field(0.0, "momentum (sgd only)")
+    schedule: str = field("cosine", "learning-rate schedule: cosine to min_lr, constant, reduce on plateau of the "
+                          "validation loss (x lr_decay after max(1, patience // 2) evaluations without "
+                          "improvement), or epoch-decay (x lr_decay every epoch after decay_after)",
+                          choices=("cosine", "constant", "plateau", "epoch-decay"))
+    warmup_steps: int = field(0, "linear warm-up steps before the schedule")
+    min_lr: float = field(0.1, "cosine: final learning rate as a fraction of lr")
+    lr_decay: float = field(0.5, "plateau and epoch-decay: factor applied to the learning rate")
+    decay_after: int = field(4, "epoch-decay: epochs at the full learning rate")
+    epochs: int = field(10, "passes over the training data")
+    max_steps: int = field(0, "stop after this many optimizer steps (0: no limit)")
+    max_time: float = field(0.0, "stop after this many seconds of training, evaluation included (0: no limit); "
+                            "the cosine schedule then also follows the elapsed fraction of this time")
+    clip_norm: float = field(5.0, "clip gradients to this global L2 norm (0: off); the norm is logged either way")
+    clip_value: float = field(0.0, "clip each gradient element to [-v, v] (0: off)")
+    eval_every: int = field(0, "evaluate every N steps (0: at the end of each epoch)")
+    patience: int = field(0, "stop after this many evaluations without a better validation loss (0: never)")
+    precision: str = field("auto", "arithmetic: fp32, or mixed bf16/fp16 (auto: fp16 or bf16 on CUDA, fp32 on CPU)",
+                           choices=("auto", "fp32", "bf16", "fp16"))
+    seed: int = field(0, "seed for torch and Python's random (every rank adds its rank)")
+    device: str = field("auto", "cpu, cuda, cuda:N, or auto (cuda if available)")
+    threads: int = field(0, "CPU threads for torch (0: torch's choice)")
+    log_every: int = field(50, "write a training record to metrics.jsonl every N steps")
+    checkpoint_every: int = field(0, "also checkpoint every N steps (0: at evaluations only)")
+    nonfinite: str = field("skip", "on a NaN/inf loss or gradient: skip the step (stop after 10 in a row) or stop",
+                           choices=("skip", "stop"))
+    progress: bool = field(True, "show a progress bar")

@@ -1,0 +1,43 @@
+"""The contract between the Trainer and a task. The Trainer knows nothing else about the task."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from torch import Tensor, nn
+
+
+class Task(Protocol):
+    """What a task gives the Trainer.
+
+    - ``unit``: what ``train_step`` counts (``"tok"``, ``"seq"``), for throughput.
+    - ``num_batches()``: training batches per epoch on this process.
+    - ``start_epoch(epoch)``: called before the first batch of each epoch (not on a mid-epoch resume).
+    - ``batches(epoch, start)``: that epoch's batches from index ``start`` on.
+    - ``train_step(model, batch) -> (loss, n)``: the mean loss over the ``n`` items of the batch, with
+      the graph for ``backward``. ``model`` may be wrapped (DDP): call it, don't reach into it.
+    - ``evaluate(model) -> metrics``: on the validation data, with ``"loss"`` (lower is better).
+    - ``describe(loss) -> metrics``: quantities derived from a loss (perplexity, bits per character).
+    - ``state_dict()`` / ``load_state_dict()``: state carried between batches (e.g. the hidden state
+      of truncated BPTT), so a resumed run continues exactly where it stopped. Tensors, lists,
+      tuples, dicts and numbers only.
+    """
+
+    unit: str
+
+    def num_batches(self) -> int: ...
+
+    def start_epoch(self, epoch: int) -> None: ...
+
+    def batches(self, epoch: int, start: int) -> Iterator[Any]: ...
+
+    def train_step(self, model: nn.Module, batch: Any) -> tuple[Tensor, int]: ...
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]: ...
+
+    def describe(self, loss: float) -> dict[str, float]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...

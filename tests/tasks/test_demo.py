@@ -1,0 +1,23 @@
+"""`rnnkit demo`: the main job, on a short time budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rnnkit.cli import main
+from rnnkit.tasks.demo import corpus_text
+
+
+def test_corpus_is_real_english():
+    text = corpus_text()
+    assert len(text) > 200_000 and " the " in text
+
+
+def test_demo_runs_and_samples(tmp_path: Path, capsys):
+    run = tmp_path / "demo"
+    assert main(["demo", "--seconds", "3", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "sample before training" in out and "sample after training" in out
+    assert "validation:" in out and "bits/char" in out
+    assert {"corpus.txt", "config.json", "metrics.jsonl", "curves.png", "best.pt"} <= {p.name for p in run.iterdir()}
+    assert main(["demo", "--seconds", "3", "--out", str(run)]) == 2  # never overwrites a run

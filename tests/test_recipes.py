@@ -1,0 +1,35 @@
+"""Every recipe in recipes/ loads, builds valid configs, and points at data that exists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnnkit import config as cfgmod
+from rnnkit.models import LanguageModel
+from rnnkit.tasks.lm import SECTIONS
+
+from .conftest import DATA
+
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.toml"))
+
+
+def test_there_are_recipes():
+    assert {p.stem for p in RECIPES} >= {"tinyshakespeare", "ptb-small"}
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_recipe_loads(path: Path):
+    where, tables = cfgmod.load_recipe(str(path))
+    assert tables["task"] == "lm"
+    configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent)
+               for name, cls in SECTIONS.items()}
+    data = configs["data"]
+    for f in (data.data, data.valid, data.test):
+        if f is not None:
+            assert Path(f).resolve().is_relative_to(DATA.resolve()), f
+            if DATA.is_dir():
+                assert Path(f).is_file(), f
+    configs["model"].vocab_size = 100
+    LanguageModel(configs["model"])  # the model section builds
