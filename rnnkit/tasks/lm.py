@@ -25,7 +25,7 @@ from rnnkit.data import StreamBatches, Vocab, batchify, read_text
 from rnnkit.errors import RnnkitError
 from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.models.sampling import SampleConfig
-from rnnkit.state import LSTMState, detach_state, map_state
+from rnnkit.state import detach_state, map_state
 from rnnkit.tasks import runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
 
@@ -51,19 +51,6 @@ class LMDataConfig:
 
 
 SECTIONS = {"data": LMDataConfig, "model": LMConfig, "train": TrainConfig}
-
-
-def _to_plain(state: Any) -> Any:
-    """A (nested) state as tuples/tensors only, for a weights-only checkpoint."""
-    if isinstance(state, tuple):
-        return tuple(_to_plain(s) for s in state)
-    return state
-
-
-def _as_layer_state(state: Any) -> Any:
-    if isinstance(state, tuple) and len(state) == 2 and all(isinstance(s, Tensor) for s in state):
-        return LSTMState(*state)
-    return state
 
 
 @torch.no_grad()
@@ -146,10 +133,11 @@ class LMTask:
         return metrics_of(loss, self.cfg.level)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"state": _to_plain(self.state)}
+        # LSTMState -> plain tuple: a weights-only checkpoint holds tensors and builtin types only
+        return {"state": tuple(self.state) if isinstance(self.state, tuple) else self.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.state = _as_layer_state(state["state"])  # on the CPU; train_step moves it
+        self.state = state["state"]  # the layers take a plain (h, c); on the CPU until train_step moves it
 
 
 # -- data ------------------------------------------------------------------------------

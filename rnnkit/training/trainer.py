@@ -350,18 +350,14 @@ class Trainer:
                     for fn in self.on_step:
                         fn(self)
                     at_end = self.batch >= per_epoch
+                    if at_end:  # the position a checkpoint records: the start of the next epoch
+                        self.epoch, self.batch = self.epoch + 1, 0
                     if (c.eval_every > 0 and self.step % c.eval_every == 0) or (c.eval_every == 0 and at_end):
-                        if at_end:
-                            self.epoch, self.batch = self.epoch + 1, 0
                         last_metrics = self.evaluate()
                         eval_step = self.step
                         self._after_eval(last_metrics)
                     elif c.checkpoint_every > 0 and self.step % c.checkpoint_every == 0:
-                        if at_end:
-                            self.epoch, self.batch = self.epoch + 1, 0
                         self.save("last.pt")
-                    elif at_end:
-                        self.epoch, self.batch = self.epoch + 1, 0
                     if self.stop_reason:
                         break
                     if c.max_steps > 0 and self.step >= c.max_steps:
