@@ -1,7 +1,9 @@
-"""Reading data: text files, vocabularies, and batching into streams for truncated BPTT."""
+"""Reading data: text files, vocabularies; batches as streams (truncated BPTT) or whole lines (full BPTT)."""
 
+from rnnkit.data.lines import IGNORE, LineBatches, line_sequences, pad_batch
 from rnnkit.data.streams import StreamBatches, batchify
 from rnnkit.data.text import read_text
 from rnnkit.data.vocab import EOS, UNK, Vocab
 
-__all__ = ["EOS", "UNK", "StreamBatches", "Vocab", "batchify", "read_text"]
+__all__ = ["EOS", "IGNORE", "UNK", "LineBatches", "StreamBatches", "Vocab", "batchify", "line_sequences", "pad_batch",
+           "read_text"]

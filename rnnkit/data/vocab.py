@@ -77,6 +77,25 @@ class Vocab:
         unknown = sum(1 for t in toks if t not in self.stoi)
         return torch.tensor(ids, dtype=torch.long), unknown
 
+    def encode_lines(self, text: str) -> tuple[list[Tensor], int]:
+        """``(ids of each line, unknown)``: like :meth:`encode`, one tensor per line, without ``<eos>``."""
+        out, unknown = [], 0
+        for line in text.splitlines():
+            toks = list(line) if self.level == "char" else line.split()
+            out.append(torch.tensor([self.stoi.get(t, self.unk) for t in toks], dtype=torch.long))
+            unknown += sum(1 for t in toks if t not in self.stoi)
+        return out, unknown
+
+    @property
+    def sep(self) -> int:
+        """The id that separates lines: ``\\n`` at character level, ``<eos>`` at word level."""
+        if self.level == "word":
+            return self.stoi[EOS]
+        if "\n" not in self.stoi:
+            raise RnnkitError("the character vocabulary has no line break: a text of one line can't be "
+                              "read line by line (--bptt 0)")
+        return self.stoi["\n"]
+
     def decode(self, ids: Iterable[int]) -> str:
         """Text for ``ids``: characters joined, or words joined by spaces with ``<eos>`` as a newline."""
         if self.level == "char":

@@ -68,9 +68,12 @@ class LanguageModel(nn.Module):
             for p in self.parameters():
                 nn.init.uniform_(p, -c.init_range, c.init_range)
 
-    def forward(self, x: Tensor, state: Any = None) -> tuple[Tensor, Any]:
-        """``x`` ids ``(B, T)`` -> logits ``(B, T, V)`` and the final state (as the layer's)."""
-        h, state = self.rnn(self.drop(self.embed(x)), state)
+    def forward(self, x: Tensor, state: Any = None, lengths: Tensor | None = None) -> tuple[Tensor, Any]:
+        """``x`` ids ``(B, T)`` -> logits ``(B, T, V)`` and the final state (as the layer's).
+
+        With ``lengths`` ``(B,)`` (padded batches) the final state is each row's at its last valid step.
+        """
+        h, state = self.rnn(self.drop(self.embed(x)), state, lengths=lengths)
         return self.out(self.drop(h)), state
 
     @torch.no_grad()

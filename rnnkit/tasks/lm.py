@@ -1,9 +1,14 @@
 """Language modelling: train on a text, evaluate perplexity / bits per character, sample.
 
-Training reads the text as one token stream cut into ``batch_size`` parallel streams
-and trains with truncated BPTT over chunks of ``bptt`` steps, the hidden state carried
-from chunk to chunk (see :mod:`rnnkit.data.streams`). Evaluation reads the
-validation text the same way, state carried throughout (see :func:`stream_nll`).
+Two ways to read a text:
+
+- ``bptt > 0``, truncated BPTT (:class:`LMTask`): the text is one token stream cut into
+  ``batch_size`` parallel streams, trained over chunks of ``bptt`` steps with the hidden state
+  carried from chunk to chunk (:mod:`rnnkit.data.streams`); evaluation reads the validation
+  text the same way (:func:`stream_nll`).
+- ``bptt = 0``, full BPTT (:class:`LineLMTask`): every line is a sequence of its own
+  (names, sentences, ...), batched with padding and lengths, the gradient flowing through
+  the whole line (:mod:`rnnkit.data.lines`); no state is carried between lines.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from torch import Tensor, nn
 
 from rnnkit import config as cfgmod
 from rnnkit.config import field
-from rnnkit.data import StreamBatches, Vocab, batchify, read_text
+from rnnkit.data import IGNORE, LineBatches, StreamBatches, Vocab, batchify, line_sequences, pad_batch, read_text
 from rnnkit.errors import RnnkitError
 from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.models.sampling import SampleConfig
@@ -46,8 +51,18 @@ class LMDataConfig:
                        choices=("char", "word"))
     min_freq: int = field(1, "word level: words seen fewer times in training become <unk>")
     batch_size: int = field(64, "parallel streams B (split across processes under torchrun)")
-    bptt: int = field(128, "truncated BPTT: steps K per chunk; the state carries across chunks, gradients don't")
+    bptt: int = field(128, "truncated BPTT: steps K per chunk; the state carries across chunks, gradients "
+                      "don't. 0: full BPTT over each line as a sequence of its own")
     eval_batch_size: int = field(16, "parallel streams when evaluating")
+
+
+def check_data_config(data: LMDataConfig) -> None:
+    """One-line errors for values no text can satisfy."""
+    for name in ("batch_size", "eval_batch_size", "min_freq"):
+        if getattr(data, name) < 1:
+            raise RnnkitError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(data, name)}")
+    if data.bptt < 0:
+        raise RnnkitError(f"--bptt must be >= 1 (truncated BPTT), or 0 (whole lines), got {data.bptt}")
 
 
 SECTIONS = {"data": LMDataConfig, "model": LMConfig, "train": TrainConfig}
@@ -77,6 +92,21 @@ def stream_nll(model: LanguageModel, ids: Tensor, batch_size: int, bptt: int) ->
             logits, last = model(x.to(device), last)
             total += float(F.cross_entropy(logits.flatten(0, 1).float(), y.to(device).flatten(), reduction="sum"))
             count += y.numel()
+    return total, count
+
+
+@torch.no_grad()
+def lines_nll(model: LanguageModel, seqs: list[Tensor], batch_size: int) -> tuple[float, int]:
+    """``(total negative log-likelihood in nats, tokens predicted)`` of whole-line sequences
+    (see :func:`rnnkit.data.line_sequences`): every token after each line's start, its end included."""
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for i in range(0, len(seqs), batch_size):
+        x, y, lengths = pad_batch(seqs[i : i + batch_size])
+        logits, _ = model(x.to(device), lengths=lengths)
+        total += float(F.cross_entropy(logits.flatten(0, 1).float(), y.to(device).flatten(), reduction="sum",
+                                       ignore_index=IGNORE))
+        count += int(lengths.sum())
     return total, count
 
 
@@ -140,6 +170,37 @@ class LMTask:
         self.state = state["state"]  # the layers take a plain (h, c); on the CPU until train_step moves it
 
 
+class LineLMTask(LMTask):
+    """Full BPTT over whole lines, each its own sequence (see the module docstring)."""
+
+    unit = "tok"
+
+    def __init__(self, train: list[Tensor], valid: list[Tensor], data: LMDataConfig, seed: int = 0,
+                 dist: distributed.DistInfo | None = None) -> None:
+        dist = dist or distributed.current()
+        if data.batch_size % dist.world_size:
+            raise RnnkitError(f"--batch-size {data.batch_size} must be divisible by the {dist.world_size} processes")
+        self.train = LineBatches(train, data.batch_size, seed, dist.rank, dist.world_size)
+        self.valid = valid
+        self.cfg = data
+        self.state = None
+
+    def batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        return self.train.batches(epoch, start)
+
+    def train_step(self, model: nn.Module, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, int]:
+        x, y, lengths = batch
+        device = next(model.parameters()).device
+        logits, _ = model(x.to(device), lengths=lengths)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), y.to(device).flatten(), ignore_index=IGNORE)
+        return loss, int(lengths.sum())
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        total, count = lines_nll(model, self.valid, self.cfg.eval_batch_size)
+        loss = total / count
+        return {"loss": loss, **metrics_of(loss, self.cfg.level)}
+
+
 # -- data ------------------------------------------------------------------------------
 def load_texts(data: LMDataConfig) -> tuple[str, str]:
     """``(train, valid)`` texts: two files, or one file split at ``1 - valid_fraction``."""
@@ -151,7 +212,7 @@ def load_texts(data: LMDataConfig) -> tuple[str, str]:
     if not 0 < data.valid_fraction < 1:
         raise RnnkitError(f"--valid-fraction must be in (0, 1), got {data.valid_fraction}")
     cut = int(len(text) * (1 - data.valid_fraction))
-    if data.level == "word":  # cut at a line break so no word is split
+    if data.level == "word" or data.bptt == 0:  # cut at a line break: no word or line is split
         nl = text.rfind("\n", 0, cut)
         cut = nl + 1 if nl > 0 else cut
     return text[:cut], text[cut:]
@@ -162,14 +223,28 @@ def encode_checked(vocab: Vocab, text: str, what: str) -> Tensor:
     ids, unknown = vocab.encode(text)
     if ids.numel() < 2:
         raise RnnkitError(f"{what} holds fewer than 2 {vocab.level} tokens; nothing to predict")
-    frac = unknown / ids.numel()
+    _check_unknown(vocab, unknown, ids.numel(), what)
+    return ids
+
+
+def encode_lines_checked(vocab: Vocab, text: str, what: str) -> list[Tensor]:
+    """Whole-line sequences of ``text`` (``[sep] + line + [sep]``), checked like :func:`encode_checked`."""
+    lines, unknown = vocab.encode_lines(text)
+    seqs = line_sequences(lines, vocab.sep)
+    if not seqs:
+        raise RnnkitError(f"{what} holds no non-empty line; nothing to predict")
+    _check_unknown(vocab, unknown, sum(s.numel() - 2 for s in seqs), what)
+    return seqs
+
+
+def _check_unknown(vocab: Vocab, unknown: int, total: int, what: str) -> None:
+    frac = unknown / max(1, total)
     if frac > UNKNOWN_LIMIT:
         raise RnnkitError(f"{what} does not match the vocabulary: {frac:.0%} of its {vocab.level}s are unknown "
                           f"(a different language or level?); use a run trained on similar text")
     if unknown:
-        print(f"note: {unknown} of {ids.numel()} {vocab.level}s in {what} are not in the vocabulary "
+        print(f"note: {unknown} of {total} {vocab.level}s in {what} are not in the vocabulary "
               f"and count as <unk>", file=sys.stderr)
-    return ids
 
 
 # -- commands --------------------------------------------------------------------------
@@ -219,6 +294,7 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, title: s
           quiet: bool = False) -> dict[str, Any]:
     """Train a language model into ``run_dir``; returns the Trainer's summary (plus test metrics)."""
     data, model_cfg, train_cfg = configs["data"], configs["model"], configs["train"]
+    check_data_config(data)
     dist = distributed.setup(train_cfg.device if train_cfg.device != "auto" else
                              ("cuda" if torch.cuda.is_available() else "cpu"))
     say = (lambda *a: None) if quiet or not dist.is_main else (lambda *a: print(*a, file=sys.stderr))
@@ -229,30 +305,43 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, title: s
         if saved_vocab != vocab:
             raise RnnkitError(f"the vocabulary of {data.data} ({len(vocab)} {data.level}s) does not match the one "
                               f"in {run_dir}/last.pt ({len(saved_vocab)}); resume with the same training text")
-    train_ids = encode_checked(vocab, train_text, f"training text {data.data}")
-    valid_ids = encode_checked(vocab, valid_text, f"validation text {data.valid or data.data}")
+    encode = encode_lines_checked if data.bptt == 0 else encode_checked
+    train_data = encode(vocab, train_text, f"training text {data.data}")
+    valid_data = encode(vocab, valid_text, f"validation text {data.valid or data.data}")
     model_cfg = dataclasses.replace(model_cfg, vocab_size=len(vocab))
     torch.manual_seed(train_cfg.seed)
-    model = LanguageModel(model_cfg)
-    task = LMTask(train_ids, valid_ids, data, dist)
+    try:
+        model = LanguageModel(model_cfg)
+    except (ValueError, TypeError) as e:
+        raise RnnkitError(f"model options: {e}") from None
+    if data.bptt == 0:
+        task: LMTask = LineLMTask(train_data, valid_data, data, train_cfg.seed, dist)
+        shape = f"{task.num_batches()} batches of {data.batch_size} whole lines (full BPTT)"
+        sizes = f"{len(train_data):,} / {len(valid_data):,} lines"
+    else:
+        task = LMTask(train_data, valid_data, data, dist)
+        shape = f"{task.num_batches()} batches of {data.batch_size}x{data.bptt} (truncated BPTT)"
+        sizes = f"{train_data.numel():,} / {valid_data.numel():,} tokens"
     resolved = {"task": TASK, "data": cfgmod.to_dict(data), "model": cfgmod.to_dict(model_cfg),
                 "train": cfgmod.to_dict(train_cfg)}
     if dist.is_main:
         runs.write_config(run_dir, resolved)
     n_params = sum(p.numel() for p in model.parameters())
-    say(f"run {run_dir}: {data.level} LM, vocabulary {len(vocab)}, train {train_ids.numel():,} / valid "
-        f"{valid_ids.numel():,} tokens; {model_cfg.num_layers}x{model_cfg.hidden_size} {model_cfg.cell.upper()}, "
-        f"{n_params:,} parameters; {task.num_batches()} batches of {data.batch_size}x{data.bptt} per epoch")
+    say(f"run {run_dir}: {data.level} LM, vocabulary {len(vocab)}, train / valid {sizes}; "
+        f"{model_cfg.num_layers}x{model_cfg.hidden_size} {model_cfg.cell.upper()}, {n_params:,} parameters; "
+        f"{shape} per epoch")
     meta = {"task": TASK, "config": resolved, "vocab": vocab.to_dict(), "title": title or f"{run_dir.name}"}
-    trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
+    try:
+        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
+    except (ValueError, TypeError) as e:  # e.g. torch.optim on a negative learning rate
+        raise RnnkitError(f"train options: {e}") from None
     try:
         summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
         if data.test:
             model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
-            test_ids = encode_checked(vocab, read_text(data.test, "test text"), f"test text {data.test}")
             model.eval()
-            with torch.no_grad():
-                total, count = stream_nll(model, test_ids, data.eval_batch_size, data.bptt)
+            total, count = score_text(model, vocab, read_text(data.test, "test text"), f"test text {data.test}",
+                                      data.eval_batch_size, data.bptt)
             loss = total / count
             summary["test"] = {"loss": loss, **metrics_of(loss, data.level), "tokens": count}
             trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
@@ -310,12 +399,19 @@ def generate_text(model: LanguageModel, vocab: Vocab, prime: str, length: int, s
         yield vocab.decode([tok])
 
 
+def score_text(model: LanguageModel, vocab: Vocab, text: str, what: str, batch_size: int,
+               bptt: int) -> tuple[float, int]:
+    """``(total nll, tokens)`` of ``text``: as streams in chunks of ``bptt``, or line by line when ``bptt`` is 0."""
+    if bptt == 0:
+        return lines_nll(model, encode_lines_checked(vocab, text, what), batch_size)
+    return stream_nll(model, encode_checked(vocab, text, what), batch_size, bptt)
+
+
 def evaluate_file(run: str | Path, data: str, batch_size: int = 16, bptt: int | None = None) -> dict[str, Any]:
     """Loss, perplexity (and bits per character) of run ``run`` on text file ``data``."""
     model, vocab, conf, path = load_run(run)
-    ids = encode_checked(vocab, read_text(data, "text"), f"text {data}")
-    with torch.no_grad():
-        total, count = stream_nll(model, ids, batch_size, bptt or conf["data"]["bptt"])
+    total, count = score_text(model, vocab, read_text(data, "text"), f"text {data}", batch_size,
+                              conf["data"]["bptt"] if bptt is None else bptt)
     loss = total / count
     return {"checkpoint": str(path), "data": str(data), "tokens": count, "loss": loss,
             **metrics_of(loss, vocab.level)}

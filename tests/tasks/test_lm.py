@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,32 @@ def test_tinyshakespeare_slice(tmp_path: Path, data_dir: Path):
                  "--eval-every", "20", "--lr", "1e-2"]) == 0
     valid = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["split"] == "valid"]
     assert valid[-1]["loss"] < valid[0]["loss"] < 4.2  # below the uniform 4.17 nats only after learning
+
+
+def test_whole_lines_full_bptt(tmp_path: Path, data_dir: Path, capsys):
+    names = sorted((data_dir / "names").rglob("*.txt"))[0]  # one name per line
+    run = tmp_path / "run"
+    assert main(["train", "lm", "--data", str(names), "--out", str(run), *SMALL, "--bptt", "0",  # the last wins
+                 "--max-steps", "30", "--eval-every", "15", "--lr", "1e-2"]) == 0
+    err = capsys.readouterr().err
+    assert "whole lines (full BPTT)" in err
+    valid = [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["split"] == "valid"]
+    assert valid[-1]["loss"] < valid[0]["loss"]
+    main(["sample", str(run), "--length", "40", "--seed", "0"])
+    assert len(capsys.readouterr().out.strip()) > 0
+    main(["evaluate", str(run), "--data", str(names), "--json"])
+    res = json.loads(capsys.readouterr().out)
+    lines = [ln for ln in names.read_text(encoding="utf-8").splitlines() if ln]
+    assert res["tokens"] == sum(len(ln) + 1 for ln in lines)  # every character and each line's end
+
+
+@pytest.mark.parametrize("flag,value,match", [
+    ("--batch-size", "0", "--batch-size must be >= 1"),
+    ("--bptt", "-1", "--bptt must be >= 1 \\(truncated BPTT\\), or 0"),
+    ("--hidden-size", "0", "model options: .*hidden_size must be > 0"),
+    ("--lr", "-1", "train options: .*learning rate"),
+])
+def test_bad_option_values(tmp_path: Path, texts, capsys, flag, value, match):
+    train, valid = texts
+    err = error_of(capsys, ["train", "lm", "--data", str(train), "--out", str(tmp_path / "r"), *SMALL, flag, value])
+    assert re.search(match, err), err

@@ -10,23 +10,28 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnkit.data import Vocab
+from rnnkit.data import Vocab, line_sequences
 from rnnkit.models import LanguageModel, LMConfig
 from rnnkit.tasks.demo import corpus_text
-from rnnkit.tasks.lm import LMDataConfig, LMTask
+from rnnkit.tasks.lm import LineLMTask, LMDataConfig, LMTask
 from rnnkit.training import NonFiniteError, TrainConfig, Trainer
 
 TEXT = corpus_text()[:3000]
 
 
-def setup(seed: int = 0, train_chars: int = 2400, **train_kw):
-    """A 2x16 LSTM char model on Python's help text; 4 streams x 16 steps (37 batches an epoch)."""
+def setup(seed: int = 0, train_chars: int = 2400, lines: bool = False, **train_kw):
+    """A 2x16 LSTM char model on Python's help text; 4 streams x 16 steps (37 batches an epoch),
+    or with ``lines`` batches of 4 whole lines (full BPTT)."""
     vocab = Vocab.build(TEXT, "char")
-    train_ids, valid_ids = vocab.encode(TEXT[:train_chars])[0], vocab.encode(TEXT[train_chars:])[0]
     torch.manual_seed(seed)
     model = LanguageModel(LMConfig(vocab_size=len(vocab), embed_size=8, hidden_size=16, num_layers=2,
                                    dropout=0.1))
-    task = LMTask(train_ids, valid_ids, LMDataConfig(batch_size=4, bptt=16, eval_batch_size=4))
+    if lines:
+        train, valid = (line_sequences(vocab.encode_lines(t)[0], vocab.sep) for t in (TEXT[:2400], TEXT[2400:]))
+        task = LineLMTask(train, valid, LMDataConfig(batch_size=4, bptt=0, eval_batch_size=4), seed=0)
+    else:
+        train_ids, valid_ids = vocab.encode(TEXT[:train_chars])[0], vocab.encode(TEXT[train_chars:])[0]
+        task = LMTask(train_ids, valid_ids, LMDataConfig(batch_size=4, bptt=16, eval_batch_size=4))
     cfg = TrainConfig(**{"progress": False, "epochs": 50, "eval_every": 10, "log_every": 5, "lr": 3e-3,
                          **train_kw})
     return model, task, cfg
@@ -44,10 +49,11 @@ def kill_at(step: int):
     return hook
 
 
-@pytest.mark.parametrize("kill,every", [(7, 4), (12, 4), (23, 11)])
-def test_resume_reaches_the_same_weights(tmp_path: Path, kill: int, every: int):
-    # 700 training chars: 10 batches an epoch, so the runs cross epoch boundaries
-    kw = {"max_steps": 30, "checkpoint_every": every, "train_chars": 700}
+@pytest.mark.parametrize("kill,every,lines", [(7, 4, False), (12, 4, False), (23, 11, False), (12, 4, True)])
+def test_resume_reaches_the_same_weights(tmp_path: Path, kill: int, every: int, lines: bool):
+    # 700 training chars: 11 batches an epoch, so the runs cross epoch boundaries;
+    # whole lines: 11 batches an epoch, reshuffled each epoch
+    kw = {"max_steps": 30, "checkpoint_every": every, "train_chars": 700, "lines": lines}
     model, task, cfg = setup(**kw)
     Trainer(model, task, cfg, tmp_path / "a").fit()
 
