@@ -46,10 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model (a task: lm)", description="Train a model for a task.")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
-                         description="Train a language model with truncated BPTT: the text is cut into "
-                                     "--batch-size streams, read in chunks of --bptt steps with the hidden "
-                                     "state carried between chunks. Writes config.json, metrics.jsonl, "
-                                     "curves.png, last.pt and best.pt to the run directory.")
+                         description="Train a language model. With truncated BPTT (--bptt K, the default) "
+                                     "the text is cut into --batch-size streams, read in chunks of K steps "
+                                     "with the hidden state carried between chunks; with --bptt 0 every line "
+                                     "is a sequence of its own, trained with full BPTT. Writes config.json, "
+                                     "metrics.jsonl, curves.png, last.pt and best.pt to the run directory. "
+                                     "Recipe data paths are relative to the recipe file.")
     lm.add_train_flags(tl)
 
     s = sub.add_parser("sample", help="generate text from a trained language model",
@@ -59,21 +61,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prime", default="", help="text to start from (default: a line break)")
     s.add_argument("--length", type=int, default=500, help="tokens to generate (default: 500)")
     s.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
-    s.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    s.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     add_flags(s, SampleConfig, "sampling options")
 
     e = sub.add_parser("evaluate", help="loss, perplexity and bits per character of a run on a text",
                        description="Score a text file with a trained language model (best.pt, else last.pt).")
     e.add_argument("run", help="run directory or checkpoint file")
     e.add_argument("--data", required=True, help="UTF-8 text file to score")
-    e.add_argument("--batch-size", type=int, default=16, help="parallel streams (default: 16)")
-    e.add_argument("--bptt", type=int, default=None, help="chunk length (default: the run's)")
+    e.add_argument("--batch-size", type=int, default=16, help="parallel streams, or lines (default: 16)")
+    e.add_argument("--bptt", type=int, default=None,
+                   help="chunk length of a truncated-BPTT run (default: the run's; lines runs are scored by line)")
+    e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     e.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
     d = sub.add_parser("demo", help="train a character LSTM on Python's own help texts (about 2 minutes)",
                        description="The main job: a character-level LSTM trained on the help() topics "
                                    "that ship with Python (no download), with a sample before and after.")
-    d.add_argument("--seconds", type=float, default=100.0, help="training time budget (default: 100)")
+    d.add_argument("--seconds", type=float, default=100.0, help="training time budget, > 0 (default: 100)")
     d.add_argument("--cell", default="lstm", choices=("lstm", "gru", "rnn"), help="recurrent cell (default: lstm)")
     d.add_argument("--out", default=None, help="run directory (default: runs/demo-<date>-<time>)")
     d.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
@@ -81,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from rnnkit.config import given_flags
+    from rnnkit.config import as_flags, given_flags
     from rnnkit.models.sampling import SampleConfig
     from rnnkit.tasks import lm
 
@@ -90,10 +94,11 @@ def _sample(args: argparse.Namespace) -> int:
     try:
         sample = SampleConfig(**given_flags(args, SampleConfig))
     except ValueError as e:
-        raise RnnkitError(str(e)) from None
+        raise RnnkitError(as_flags(str(e), SampleConfig)) from None
     model, vocab, _, _ = lm.load_run(args.run, args.device)
+    pieces = lm.generate_text(model, vocab, args.prime, args.length, sample, args.seed)  # notes on the prime first
     sys.stdout.write(args.prime)
-    for piece in lm.generate_text(model, vocab, args.prime, args.length, sample, args.seed):
+    for piece in pieces:
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
@@ -105,7 +110,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from rnnkit.tasks import lm
 
-    res = lm.evaluate_file(args.run, args.data, args.batch_size, args.bptt)
+    res = lm.evaluate_file(args.run, args.data, args.batch_size, args.bptt, args.device)
     if args.json:
         print(json.dumps(res))
     else:
@@ -133,6 +138,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "demo":
         from rnnkit.tasks import demo
 
+        if not args.seconds > 0:
+            raise RnnkitError(f"--seconds must be > 0, got {args.seconds}")
         demo.run(out=args.out, seconds=args.seconds, cell=args.cell, threads=args.threads)
         return 0
     return 2
@@ -149,9 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a directory that can't be created, a full disk, ...: the message names the path
+        print(f"rnnkit: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("rnnkit: interrupted; a training run continues from its last checkpoint with --resume",
-              file=sys.stderr)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        hint = {"train": "; continue the run from its last checkpoint with --resume --out DIR",
+                "demo": "; its run directory keeps the last checkpoint"}.get(args.command, "")
+        print(f"rnnkit: interrupted{hint}", file=sys.stderr)
         return 130
 
 

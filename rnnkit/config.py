@@ -79,7 +79,9 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
         tp, optional = _base_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         default = f.default
-        help_text = f"{f.metadata['help']} (default: {default})"
+        help_text = f.metadata["help"]
+        if default not in ("", None) and "default" not in help_text:
+            help_text += f" (default: {default})"
         if tp is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
                                help=help_text)
@@ -90,21 +92,39 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
                                "FILE" if f.metadata.get("path") else tp.__name__.upper())
 
 
+def as_flags(message: str, *classes: type) -> str:
+    """``message`` with the field names of ``classes`` written as their flags (``top_p`` -> ``--top-p``),
+    for errors raised by a config that the user set from the command line."""
+    import re
+
+    for cls in classes:
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("help"):
+                message = re.sub(rf"(?<![\w-]){f.name}\b", "--" + f.name.replace("_", "-"), message)
+    return message
+
+
 def given_flags(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The fields of ``cls`` that were given on the command line."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
             if getattr(args, f.name, None) is not None}
 
 
-def build(cls: type, values: dict[str, Any], source: str) -> Any:
-    """``cls(**values)`` with type checks; ``source`` names where the values came from."""
+def build(cls: type, values: dict[str, Any], source: str, section: str | None = None,
+          internal: bool = False) -> Any:
+    """``cls(**values)`` with type checks; ``source`` names where the values came from,
+    ``section`` the recipe table they belong to (default: the class name). Fields without
+    help (set by a task, e.g. ``vocab_size``) are accepted only with ``internal=True``
+    (a saved run's config), never from a recipe."""
     hints = _hints(cls)
     names = {f.name: f for f in dataclasses.fields(cls)}
     clean: dict[str, Any] = {}
     for key, value in values.items():
-        if key not in names:
-            raise RnnkitError(f"{source}: unknown key {key!r} for [{cls.__name__}]; "
-                              f"expected one of {', '.join(sorted(names))}")
+        # a field without help is set by the task (vocab_size), never by a user
+        if key not in names or not (internal or names[key].metadata.get("help")):
+            known = sorted(n for n, f in names.items() if f.metadata.get("help"))
+            raise RnnkitError(f"{source}: unknown key {key!r} in [{section or cls.__name__}]; "
+                              f"expected one of {', '.join(known)}")
         tp, optional = _base_type(hints[key])
         if value is None and optional:
             clean[key] = None
@@ -140,7 +160,7 @@ def load_recipe(path_text: str) -> tuple[Path, dict[str, Any]]:
 
 
 def merge(cls: type, recipe: dict[str, Any], flags: dict[str, Any], source: str,
-          recipe_dir: Path | None = None) -> Any:
+          recipe_dir: Path | None = None, section: str | None = None) -> Any:
     """Defaults < recipe values < flags, as a ``cls`` instance.
 
     Path fields taken from the recipe are made relative to ``recipe_dir``.
@@ -151,4 +171,4 @@ def merge(cls: type, recipe: dict[str, Any], flags: dict[str, Any], source: str,
             value = recipe.get(f.name)
             if f.metadata.get("path") and isinstance(value, str) and value and not Path(value).is_absolute():
                 recipe[f.name] = str(recipe_dir / value)
-    return build(cls, {**recipe, **flags}, source)
+    return build(cls, {**recipe, **flags}, source, section)

@@ -51,6 +51,13 @@ class LanguageModel(nn.Module):
         c = config
         if c.vocab_size < 2:
             raise ValueError(f"LanguageModel: vocab_size must be >= 2, got {c.vocab_size}")
+        for name in ("embed_size", "hidden_size", "num_layers"):
+            if getattr(c, name) < 1:
+                raise ValueError(f"LanguageModel: {name} must be >= 1, got {getattr(c, name)}")
+        if c.init_range < 0:
+            raise ValueError(f"LanguageModel: init_range must be >= 0, got {c.init_range}")
+        if not 0 <= c.dropout < 1:
+            raise ValueError(f"LanguageModel: dropout must be in [0, 1), got {c.dropout}")
         if c.cell not in CELLS:
             raise ValueError(f"LanguageModel: unknown cell {c.cell!r}: expected one of {', '.join(CELLS)}")
         if c.tie_weights and c.embed_size != c.hidden_size:

@@ -51,7 +51,7 @@ def run(out: str | None = None, seconds: float = 100.0, cell: str = "lstm", thre
         length: int = 400) -> dict[str, Any]:
     """Train the demo model into ``out`` and print samples; returns the training summary."""
     run_dir = Path(out) if out else runs.default_run_dir("demo")
-    runs.prepare(run_dir, resume=False)
+    runs.prepare(run_dir, resume=False, can_resume=False)
     run_dir.mkdir(parents=True, exist_ok=True)
     corpus = run_dir / "corpus.txt"
     corpus.write_text(corpus_text(), encoding="utf-8")

@@ -27,12 +27,13 @@ from torch import Tensor, nn
 from rnnkit import config as cfgmod
 from rnnkit.config import field
 from rnnkit.data import IGNORE, LineBatches, StreamBatches, Vocab, batchify, line_sequences, pad_batch, read_text
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.models.sampling import SampleConfig
 from rnnkit.state import detach_state, map_state
 from rnnkit.tasks import runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training.trainer import autocast_dtype, resolve_device
 
 TASK = "lm"
 UNKNOWN_LIMIT = 0.5  # refuse to evaluate a text whose tokens are mostly unknown to the vocabulary
@@ -283,10 +284,10 @@ def resolve_configs(args: Any) -> tuple[Path, dict[str, Any], bool]:
             if changed:
                 print(f"note: resuming with changed {name} options {changed}; the result may differ from an "
                       f"uninterrupted run", file=sys.stderr)
-            configs[name] = cfgmod.build(cls, {**base, **flags}, f"{run_dir}/config.json")
+            configs[name] = cfgmod.build(cls, {**base, **flags}, f"{run_dir}/config.json", name)
         else:
             configs[name] = cfgmod.merge(cls, recipe.get(name, {}), flags,
-                                         f"recipe {args.config}" if args.config else "flags", recipe_dir)
+                                         f"recipe {args.config}" if args.config else "flags", recipe_dir, name)
     return run_dir, configs, bool(args.resume)
 
 
@@ -295,8 +296,19 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, title: s
     """Train a language model into ``run_dir``; returns the Trainer's summary (plus test metrics)."""
     data, model_cfg, train_cfg = configs["data"], configs["model"], configs["train"]
     check_data_config(data)
-    dist = distributed.setup(train_cfg.device if train_cfg.device != "auto" else
-                             ("cuda" if torch.cuda.is_available() else "cpu"))
+    train_cfg.validate()
+    device = resolve_device(train_cfg.device)
+    autocast_dtype(train_cfg.precision, device)  # refuses fp16 on the CPU before any work is done
+    with runs.lock(run_dir):
+        dist = distributed.setup(device.type)
+        try:
+            return _train(run_dir, data, model_cfg, train_cfg, dist, resume, title, quiet)
+        finally:
+            distributed.cleanup()
+
+
+def _train(run_dir: Path, data: LMDataConfig, model_cfg: LMConfig, train_cfg: TrainConfig,
+           dist: distributed.DistInfo, resume: bool, title: str, quiet: bool) -> dict[str, Any]:
     say = (lambda *a: None) if quiet or not dist.is_main else (lambda *a: print(*a, file=sys.stderr))
     train_text, valid_text = load_texts(data)
     vocab = Vocab.build(train_text, data.level, data.min_freq)
@@ -307,20 +319,27 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, title: s
                               f"in {run_dir}/last.pt ({len(saved_vocab)}); resume with the same training text")
     encode = encode_lines_checked if data.bptt == 0 else encode_checked
     train_data = encode(vocab, train_text, f"training text {data.data}")
-    valid_data = encode(vocab, valid_text, f"validation text {data.valid or data.data}")
+    valid_data = encode(vocab, valid_text, f"validation text {data.valid}" if data.valid else
+                        f"validation text (the last {data.valid_fraction:.0%} of {data.data}; "
+                        f"a larger --valid-fraction or a --valid file gives more)")
+    test_text = read_text(data.test, "test text") if data.test else None  # a bad file fails now, not after training
+    if test_text is not None:
+        encode(vocab, test_text, f"test text {data.test}")
     model_cfg = dataclasses.replace(model_cfg, vocab_size=len(vocab))
     torch.manual_seed(train_cfg.seed)
     try:
         model = LanguageModel(model_cfg)
     except (ValueError, TypeError) as e:
-        raise RnnkitError(f"model options: {e}") from None
+        raise RnnkitError(f"model options: {cfgmod.as_flags(str(e), LMConfig)}") from None
     if data.bptt == 0:
         task: LMTask = LineLMTask(train_data, valid_data, data, train_cfg.seed, dist)
         shape = f"{task.num_batches()} batches of {data.batch_size} whole lines (full BPTT)"
         sizes = f"{len(train_data):,} / {len(valid_data):,} lines"
     else:
         task = LMTask(train_data, valid_data, data, dist)
-        shape = f"{task.num_batches()} batches of {data.batch_size}x{data.bptt} (truncated BPTT)"
+        rows, cols = batchify(train_data, data.batch_size).shape
+        shape = (f"{task.num_batches()} batch{'es' if task.num_batches() > 1 else ''} of "
+                 f"{rows}x{min(data.bptt, cols - 1)} (truncated BPTT)")
         sizes = f"{train_data.numel():,} / {valid_data.numel():,} tokens"
     resolved = {"task": TASK, "data": cfgmod.to_dict(data), "model": cfgmod.to_dict(model_cfg),
                 "train": cfgmod.to_dict(train_cfg)}
@@ -334,31 +353,35 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, title: s
     try:
         trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
     except (ValueError, TypeError) as e:  # e.g. torch.optim on a negative learning rate
-        raise RnnkitError(f"train options: {e}") from None
-    try:
-        summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
-        if data.test:
-            model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
-            model.eval()
-            total, count = score_text(model, vocab, read_text(data.test, "test text"), f"test text {data.test}",
-                                      data.eval_batch_size, data.bptt)
-            loss = total / count
-            summary["test"] = {"loss": loss, **metrics_of(loss, data.level), "tokens": count}
-            trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
-            say("test (best model): " + " | ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()))
-    finally:
-        distributed.cleanup()
+        raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
+    summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+    if test_text is not None:
+        model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
+        model.eval()
+        total, count = score_text(model, vocab, test_text, f"test text {data.test}", data.eval_batch_size, data.bptt)
+        loss = total / count
+        summary["test"] = {"loss": loss, **metrics_of(loss, data.level), "tokens": count}
+        trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
+        say("test (best model): " + " | ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()))
     return summary
 
 
 def load_run(run: str | Path, device: str = "cpu") -> tuple[LanguageModel, Vocab, dict[str, Any], Path]:
     """``(model in eval mode, vocabulary, resolved config, checkpoint path)`` of a trained run."""
+    dev = resolve_device(device)
     path = runs.find_checkpoint(run)
-    ckpt = checkpoint.load(path, TASK)
+    try:
+        ckpt = checkpoint.load(path, TASK)
+    except CheckpointError as e:
+        last = path.with_name("last.pt")
+        if not (Path(run).is_dir() and path.name == "best.pt" and last.is_file()):
+            raise
+        print(f"warning: {e}; using {last} instead", file=sys.stderr)
+        path, ckpt = last, checkpoint.load(last, TASK)
     try:
         vocab = Vocab.from_dict(ckpt["vocab"])
         conf = ckpt["config"]
-        model_cfg = cfgmod.build(LMConfig, conf["model"], f"{path} (model config)")
+        model_cfg = cfgmod.build(LMConfig, conf["model"], f"{path} (model config)", internal=True)
     except (KeyError, TypeError, ValueError) as e:
         raise RnnkitError(f"checkpoint {path} lacks a valid vocabulary or model config ({e})") from None
     if model_cfg.vocab_size != len(vocab):
@@ -369,7 +392,7 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[LanguageModel, Vocab
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
         raise RnnkitError(f"checkpoint {path} does not fit its own model config: {str(e).splitlines()[0]}") from None
-    return model.to(device).eval(), vocab, conf, path
+    return model.to(dev).eval(), vocab, conf, path
 
 
 def prime_ids(vocab: Vocab, prime: str) -> Tensor:
@@ -389,14 +412,22 @@ def prime_ids(vocab: Vocab, prime: str) -> Tensor:
 
 def generate_text(model: LanguageModel, vocab: Vocab, prime: str, length: int, sample: SampleConfig,
                   seed: int | None = None) -> Iterator[str]:
-    """Yield the generated text piece by piece (a character or a word), for streaming."""
+    """The generated text piece by piece (a character or a word), for streaming.
+
+    The prime is checked (and any note about it printed) here, before the first piece.
+    """
+    ids = prime_ids(vocab, prime)
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     # at character level <unk> only stands for characters never seen in training: never write it
     banned = (vocab.unk,) if vocab.level == "char" else ()
-    if vocab.level == "word" and prime and not prime[-1].isspace():
-        yield " "  # the generated words follow the prime's last word
-    for tok in model.generate(prime_ids(vocab, prime), length, sample, gen, banned):
-        yield vocab.decode([tok])
+
+    def pieces() -> Iterator[str]:
+        if vocab.level == "word" and prime and not prime[-1].isspace():
+            yield " "  # the generated words follow the prime's last word
+        for tok in model.generate(ids, length, sample, gen, banned):
+            yield vocab.decode([tok])
+
+    return pieces()
 
 
 def score_text(model: LanguageModel, vocab: Vocab, text: str, what: str, batch_size: int,
@@ -407,11 +438,23 @@ def score_text(model: LanguageModel, vocab: Vocab, text: str, what: str, batch_s
     return stream_nll(model, encode_checked(vocab, text, what), batch_size, bptt)
 
 
-def evaluate_file(run: str | Path, data: str, batch_size: int = 16, bptt: int | None = None) -> dict[str, Any]:
-    """Loss, perplexity (and bits per character) of run ``run`` on text file ``data``."""
-    model, vocab, conf, path = load_run(run)
+def evaluate_file(run: str | Path, data: str, batch_size: int = 16, bptt: int | None = None,
+                  device: str = "cpu") -> dict[str, Any]:
+    """Loss, perplexity (and bits per character) of run ``run`` on text file ``data``.
+
+    The text is read as the run was trained: as streams in chunks (``bptt``, by default the
+    run's), or line by line for a run trained on whole lines (``bptt`` 0).
+    """
+    if batch_size < 1:
+        raise RnnkitError(f"--batch-size must be >= 1, got {batch_size}")
+    if bptt is not None and bptt < 1:
+        raise RnnkitError(f"--bptt must be >= 1, got {bptt}")
+    model, vocab, conf, path = load_run(run, device)
+    trained = conf["data"]["bptt"]
+    if bptt is not None and trained == 0:
+        raise RnnkitError(f"{path} was trained on whole lines (--bptt 0) and is scored line by line; drop --bptt")
     total, count = score_text(model, vocab, read_text(data, "text"), f"text {data}", batch_size,
-                              conf["data"]["bptt"] if bptt is None else bptt)
+                              trained if bptt is None else bptt)
     loss = total / count
     return {"checkpoint": str(path), "data": str(data), "tokens": count, "loss": loss,
             **metrics_of(loss, vocab.level)}

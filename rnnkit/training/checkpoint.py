@@ -13,6 +13,7 @@ intact, never half a file.
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -55,9 +56,20 @@ def load(path: str | Path, task: str | None = None) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04":  # torch.save writes a zip archive
+        what = "an empty file" if not magic else "not a checkpoint file (torch.save writes a zip archive)"
+        raise CheckpointError(f"checkpoint {path} is {what}; give a run directory or an rnnkit .pt file")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises RuntimeError, EOFError, UnpicklingError, ... here
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" not in str(e):
+            raise CheckpointError(f"checkpoint {path} is corrupt ({str(e)[:120]}); resume from another "
+                                  f"checkpoint or start a new run") from None
+        raise CheckpointError(f"{path} holds pickled Python objects (a saved nn.Module?), not an rnnkit "
+                              f"checkpoint; rnnkit only reads tensors and plain data, for safety") from None
+    except Exception as e:  # torch raises RuntimeError, EOFError, ... here
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({first[:120]}); "
                               f"resume from another checkpoint or start a new run") from None

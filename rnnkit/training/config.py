@@ -26,7 +26,8 @@ class TrainConfig:
     epochs: int = field(10, "passes over the training data")
     max_steps: int = field(0, "stop after this many optimizer steps (0: no limit)")
     max_time: float = field(0.0, "stop after this many seconds of training, evaluation included (0: no limit); "
-                            "the cosine schedule then also follows the elapsed fraction of this time")
+                            "the cosine schedule then also follows the elapsed fraction of this time. Counted "
+                            "across resumes: a resumed run trains for what is left")
     clip_norm: float = field(5.0, "clip gradients to this global L2 norm (0: off); the norm is logged either way")
     clip_value: float = field(0.0, "clip each gradient element to [-v, v] (0: off)")
     eval_every: int = field(0, "evaluate every N steps (0: at the end of each epoch)")
@@ -41,3 +42,24 @@ class TrainConfig:
     nonfinite: str = field("skip", "on a NaN/inf loss or gradient: skip the step (stop after 10 in a row) or stop",
                            choices=("skip", "stop"))
     progress: bool = field(True, "show a progress bar")
+
+    def validate(self) -> None:
+        """Raise ``RnnkitError`` (naming the flag) for values no run can use."""
+        from rnnkit.errors import RnnkitError
+
+        def flag(name: str) -> str:
+            return "--" + name.replace("_", "-")
+
+        at_least = {"epochs": 1, "log_every": 1, "max_steps": 0, "warmup_steps": 0, "decay_after": 0,
+                    "eval_every": 0, "patience": 0, "threads": 0, "checkpoint_every": 0}
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise RnnkitError(f"{flag(name)} must be >= {low}, got {getattr(self, name)}")
+        for name in ("lr", "weight_decay", "momentum", "max_time", "clip_norm", "clip_value"):
+            value = getattr(self, name)
+            if not (value >= 0 and value < float("inf")):
+                raise RnnkitError(f"{flag(name)} must be a finite number >= 0, got {value}")
+        if not 0 <= self.min_lr <= 1:
+            raise RnnkitError(f"--min-lr is a fraction of --lr and must be in [0, 1], got {self.min_lr}")
+        if not 0 < self.lr_decay <= 1:
+            raise RnnkitError(f"--lr-decay must be in (0, 1], got {self.lr_decay}")

@@ -33,10 +33,11 @@ class MetricsLog:
         return out
 
     def truncate_after(self, step: int) -> None:
-        """Keep only records with ``step <= step`` (a resumed run rewrites the rest)."""
+        """Keep only records with ``step <= step`` (a resumed run rewrites the rest), and no
+        "test" record: the test score is written after training ends, and again after a resume."""
         if self.path is None or not self.path.is_file():
             return
-        kept = [r for r in self.records() if r.get("step", 0) <= step]
+        kept = [r for r in self.records() if r.get("step", 0) <= step and r.get("split") != "test"]
         tmp = self.path.with_suffix(".jsonl.tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
         tmp.replace(self.path)

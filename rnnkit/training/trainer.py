@@ -41,6 +41,7 @@ from rnnkit.training.log import MetricsLog, plot_curves
 from rnnkit.training.task import Task
 
 MAX_SKIPS = 10  # consecutive non-finite steps before a "skip" run gives up
+PLAIN_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
 
 
 class NonFiniteError(RnnkitError):
@@ -50,7 +51,10 @@ class NonFiniteError(RnnkitError):
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise RnnkitError(f"unknown device {name!r}: expected cpu, cuda, cuda:N or auto") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RnnkitError(f"device {name!r} requested but CUDA is not available; use --device cpu")
     return dev
@@ -62,6 +66,9 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
         if device.type != "cuda":
             return None
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "fp16" and device.type != "cuda":
+        # CPU kernels (oneDNN's LSTM among them) do not all take fp16: refuse rather than crash mid-run
+        raise RnnkitError(f"--precision fp16 needs a CUDA device, not {device}; use bf16 or fp32 on the CPU")
     return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
@@ -90,6 +97,7 @@ class Trainer:
     def __init__(self, model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path | None = None,
                  meta: dict[str, Any] | None = None,
                  on_step: list[Callable[[Trainer], None]] | None = None) -> None:
+        config.validate()
         self.config = config
         self.task = task
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -127,7 +135,10 @@ class Trainer:
         self.plateau_best = math.inf
         self.plateau_bad = 0
         self.skipped = 0
+        self.evaluated_at = -1  # the step of the last evaluation
+        self.last_metrics: dict[str, float] = {}
         self.stop_reason = ""
+        self.plain, self.plain_at = False, 0.0
 
     # -- optimizer and learning rate -------------------------------------------
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -172,7 +183,8 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------
     def _trainer_state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("step", "epoch", "batch", "elapsed", "best", "bad_evals",
-                                               "plateau_scale", "plateau_best", "plateau_bad", "skipped")}
+                                               "plateau_scale", "plateau_best", "plateau_bad", "skipped",
+                                               "evaluated_at", "last_metrics")}
 
     def save(self, name: str) -> None:
         """Write ``run_dir/name`` atomically (rank 0 writes; every rank contributes its RNG and task state)."""
@@ -276,10 +288,11 @@ class Trainer:
                     self.plateau_scale *= c.lr_decay
                     self.plateau_bad = 0
                     self._print(f"validation loss did not improve: learning rate x{c.lr_decay}")
-        self.log.write({"step": self.step, "epoch": self.epoch + self.batch / max(1, self.task.num_batches()),
-                        "split": "valid", **metrics, "time": round(self.elapsed, 2)})
+        self.evaluated_at, self.last_metrics = self.step, dict(metrics)
+        done = self.epoch + self.batch / max(1, self.task.num_batches())  # epochs completed
+        self.log.write({"step": self.step, "epoch": done, "split": "valid", **metrics, "time": round(self.elapsed, 2)})
         derived = " | ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-        self._print(f"step {self.step} | epoch {self.epoch + 1} | valid {derived} | "
+        self._print(f"step {self.step} | epoch {done:.2f} | valid {derived} | "
                     f"{self.elapsed:.0f}s{' | best' if improved else ''}")
         if improved:
             self.save("best.pt")
@@ -304,17 +317,18 @@ class Trainer:
 
         per_epoch = self.task.num_batches()
         total = self.total_steps()
-        tty = sys.stderr.isatty()
+        # a bar on a terminal; in a log file (no terminal) a plain line every PLAIN_EVERY seconds instead
+        self.plain = c.progress and self.dist.is_main and not sys.stderr.isatty()
+        self.plain_at = time.perf_counter()
         # with a time budget the bar counts seconds (its ETA is then the budget's), else steps
         timed = c.max_time > 0
         bar = tqdm(total=int(c.max_time) if timed else total, initial=int(self.elapsed) if timed else self.step,
                    unit="s" if timed else "step", dynamic_ncols=True, file=sys.stderr,
-                   disable=not (c.progress and self.dist.is_main), mininterval=0.5 if tty else 30,
+                   disable=not (c.progress and self.dist.is_main) or self.plain, mininterval=0.5,
                    smoothing=0.05, bar_format=None if not timed else
                    "{l_bar}{bar}| {n:.0f}/{total_fmt}s [{elapsed}<{remaining}{postfix}]")
         self.model.train()
-        last_metrics: dict[str, float] = {}
-        eval_step = -1
+        self._check_limits()  # a resumed run may have nothing left to do
         window = {"loss": 0.0, "n": 0, "items": 0, "time": 0.0, "norm": 0.0, "clipped": 0, "steps": 0}
         items_total, train_time = 0, 0.0
         start = time.perf_counter() - self.elapsed
@@ -353,30 +367,31 @@ class Trainer:
                     if at_end:  # the position a checkpoint records: the start of the next epoch
                         self.epoch, self.batch = self.epoch + 1, 0
                     if (c.eval_every > 0 and self.step % c.eval_every == 0) or (c.eval_every == 0 and at_end):
-                        last_metrics = self.evaluate()
-                        eval_step = self.step
-                        self._after_eval(last_metrics)
+                        self._after_eval(self.evaluate())
                     elif c.checkpoint_every > 0 and self.step % c.checkpoint_every == 0:
                         self.save("last.pt")
                     if self.stop_reason:
                         break
-                    if c.max_steps > 0 and self.step >= c.max_steps:
-                        self.stop_reason = f"max_steps {c.max_steps} reached"
-                    elif c.max_time > 0 and distributed.any_true(self.elapsed >= c.max_time):
-                        self.stop_reason = f"time limit {c.max_time:g}s reached"
+                    self._check_limits()
                     if self.stop_reason or self.batch == 0:
                         break
-            if eval_step != self.step:
-                last_metrics = self.evaluate()
-                self._after_eval(last_metrics)
+            if self.evaluated_at != self.step:
+                self._after_eval(self.evaluate())
         finally:
             bar.close()
         self._print(f"done: {self.stop_reason}; {self.step} steps in {self.elapsed:.0f}s; "
                     f"best valid loss {self.best:.4f}")
         return {"steps": self.step, "epochs": self.epoch + self.batch / max(1, per_epoch),
-                "seconds": self.elapsed, "best_loss": self.best, "last": last_metrics,
+                "seconds": self.elapsed, "best_loss": self.best, "last": self.last_metrics,
                 "items_per_s": items_total * self.dist.world_size / train_time if train_time else 0.0,
                 "stop_reason": self.stop_reason}
+
+    def _check_limits(self) -> None:
+        c = self.config
+        if c.max_steps > 0 and self.step >= c.max_steps:
+            self.stop_reason = f"max_steps {c.max_steps} reached"
+        elif c.max_time > 0 and distributed.any_true(self.elapsed >= c.max_time):
+            self.stop_reason = f"time limit {c.max_time:g}s reached"
 
     def _log_train(self, w: dict[str, Any], lr: float, bar: Any) -> None:
         loss = w["loss"] / w["n"] if w["n"] else math.nan
@@ -390,3 +405,8 @@ class Trainer:
         post = {"loss": f"{loss:.3f}", **{k: f"{v:.3g}" for k, v in derived.items()},
                 f"{self.task.unit}/s": f"{rate:,.0f}", "lr": f"{lr:.2g}"}
         bar.set_postfix(post, refresh=False)
+        if self.plain and time.perf_counter() - self.plain_at >= PLAIN_EVERY:
+            self.plain_at = time.perf_counter()
+            total = self.total_steps()
+            self._print(f"step {self.step}/{total} | epoch {record['epoch']:.2f} | "
+                        + " | ".join(f"{k} {v}" for k, v in post.items()) + f" | {self.elapsed:.0f}s")

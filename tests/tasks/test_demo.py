@@ -21,3 +21,13 @@ def test_demo_runs_and_samples(tmp_path: Path, capsys):
     assert "validation:" in out and "bits/char" in out
     assert {"corpus.txt", "config.json", "metrics.jsonl", "curves.png", "best.pt"} <= {p.name for p in run.iterdir()}
     assert main(["demo", "--seconds", "3", "--out", str(run)]) == 2  # never overwrites a run
+
+
+def test_demo_options_are_checked(tmp_path: Path, capsys):
+    assert main(["demo", "--seconds", "0", "--out", str(tmp_path / "d")]) == 2
+    assert "--seconds must be > 0" in capsys.readouterr().err
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x.txt").write_text("x")
+    assert main(["demo", "--out", str(tmp_path / "full")]) == 2
+    err = capsys.readouterr().err
+    assert "already holds other files" in err and "--resume" not in err

@@ -198,10 +198,117 @@ def test_whole_lines_full_bptt(tmp_path: Path, data_dir: Path, capsys):
 @pytest.mark.parametrize("flag,value,match", [
     ("--batch-size", "0", "--batch-size must be >= 1"),
     ("--bptt", "-1", "--bptt must be >= 1 \\(truncated BPTT\\), or 0"),
-    ("--hidden-size", "0", "model options: .*hidden_size must be > 0"),
-    ("--lr", "-1", "train options: .*learning rate"),
+    ("--hidden-size", "0", "model options: .*--hidden-size must be >= 1, got 0"),
+    ("--dropout", "1.5", "model options: .*--dropout must be in"),
+    ("--lr", "-1", "--lr must be a finite number >= 0"),
+    ("--max-steps", "-5", "--max-steps must be >= 0, got -5"),
+    ("--epochs", "0", "--epochs must be >= 1"),
+    ("--log-every", "0", "--log-every must be >= 1"),
+    ("--lr-decay", "0", "--lr-decay must be in"),
+    ("--min-lr", "2", "--min-lr is a fraction of --lr"),
+    ("--clip-norm", "-1", "--clip-norm must be a finite number"),
+    ("--precision", "fp16", "--precision fp16 needs a CUDA device"),
+    ("--device", "gpu", "unknown device 'gpu'"),
 ])
 def test_bad_option_values(tmp_path: Path, texts, capsys, flag, value, match):
     train, valid = texts
     err = error_of(capsys, ["train", "lm", "--data", str(train), "--out", str(tmp_path / "r"), *SMALL, flag, value])
     assert re.search(match, err), err
+
+
+def test_run_directory_lock_and_unstarted_runs(tmp_path: Path, texts, capsys):
+    import subprocess
+    import sys
+
+    train, valid = texts
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".lock").write_text(f"{holder.pid}\n")
+        err = error_of(capsys, ["train", "lm", "--data", str(train), "--out", str(run), *SMALL])
+        assert f"is in use by process {holder.pid}" in err
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone: its lock is stale and a new run starts there (and releases the lock at the end)
+    assert train_run(run, train, valid) == 0 and not (run / ".lock").exists()
+
+    # a run stopped before its first checkpoint: it can't be resumed, but may start again
+    early = tmp_path / "early"
+    early.mkdir()
+    (early / "config.json").write_text("{}")
+    (early / "metrics.jsonl").write_text('{"step": 1, "split": "train", "loss": 3.0}\n')
+    err = error_of(capsys, ["train", "lm", "--data", str(train), "--out", str(early), "--resume"])
+    assert "stopped before the first checkpoint" in err
+    assert train_run(early, train, valid) == 0
+    assert "stopped before its first checkpoint; starting it afresh" in capsys.readouterr().err
+    steps = [json.loads(r)["step"] for r in (early / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(steps)  # the old record is gone
+    # a user's own files are never cleared, and a file is not a run directory
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "corpus.txt").write_text("mine")
+    assert "already holds other files" in error_of(capsys, ["train", "lm", "--data", str(train), "--out", str(own)])
+    assert (own / "corpus.txt").read_text() == "mine"
+    assert "is a file, not a run directory" in error_of(capsys, ["train", "lm", "--data", str(train),
+                                                                 "--out", str(train)])
+
+
+@pytest.mark.parametrize("limit", [["--max-steps", "20"], ["--epochs", "1", "--max-steps", "0"]])
+def test_resuming_a_finished_run_does_nothing_more(tmp_path: Path, texts, capsys, limit):
+    train, valid = texts
+    run = tmp_path / "run"
+    assert train_run(run, train, valid, *limit) == 0
+    before = (run / "metrics.jsonl").read_text()
+    step = torch.load(run / "last.pt", weights_only=True)["trainer"]["step"]
+    assert train_run(run, train, valid, *limit, "--resume") == 0
+    assert torch.load(run / "last.pt", weights_only=True)["trainer"]["step"] == step
+    assert (run / "metrics.jsonl").read_text() == before  # no extra step, no second evaluation
+
+
+def test_a_bad_test_file_fails_before_training(tmp_path: Path, texts, capsys):
+    train, valid = texts
+    run = tmp_path / "run"
+    binary = tmp_path / "test.bin"
+    binary.write_bytes(b"\x00\x01" * 50)
+    assert "looks binary" in error_of(capsys, ["train", "lm", "--data", str(train), "--out", str(run),
+                                               "--test", str(binary), *SMALL])
+    assert not (run / "last.pt").exists()
+
+
+def test_sample_and_evaluate_options(tmp_path: Path, texts, capsys):
+    train, valid = texts
+    run = tmp_path / "run"
+    train_run(run, train, valid)
+    capsys.readouterr()
+    assert "unknown device 'gpu'" in error_of(capsys, ["sample", str(run), "--device", "gpu"])
+    assert "--top-p must be in (0, 1]" in error_of(capsys, ["sample", str(run), "--top-p", "2"])
+    assert "--batch-size must be >= 1" in error_of(capsys, ["evaluate", str(run), "--data", str(valid),
+                                                            "--batch-size", "0"])
+    assert "--bptt must be >= 1" in error_of(capsys, ["evaluate", str(run), "--data", str(valid), "--bptt", "-3"])
+    # a truncated best.pt: the run's last.pt is used instead, with a warning
+    (run / "best.pt").write_bytes((run / "best.pt").read_bytes()[:2000])
+    assert main(["evaluate", str(run), "--data", str(valid), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "using" in captured.err and json.loads(captured.out)["checkpoint"].endswith("last.pt")
+
+
+def test_recipe_keys_are_checked_by_table(tmp_path: Path, texts, capsys):
+    train, _ = texts
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[model]\nvocab_size = 30\n")
+    err = error_of(capsys, ["train", "lm", "--config", str(recipe), "--data", str(train), "--out", str(tmp_path / "r")])
+    assert "unknown key 'vocab_size' in [model]" in err
+
+
+def test_progress_lines_in_a_log_file(tmp_path: Path, texts, capsys, monkeypatch):
+    from rnnkit.training import trainer
+
+    monkeypatch.setattr(trainer, "PLAIN_EVERY", 0.0)
+    train, valid = texts
+    main(["train", "lm", "--data", str(train), "--valid", str(valid), "--out", str(tmp_path / "r"),
+          *[a for a in SMALL if a != "--no-progress"], "--max-steps", "10", "--eval-every", "10"])
+    err = capsys.readouterr().err  # not a terminal here: plain lines, no bar
+    assert re.search(r"step 6/10 \| epoch 0\.\d\d \| loss [\d.]+ \| ppl .* \| tok/s", err) and "\r" not in err
+    assert re.search(r"step 10 \| epoch \d\.\d\d \| valid loss", err)

@@ -60,5 +60,13 @@ def test_foreign_newer_other_task_missing(tmp_path: Path):
         checkpoint.load(tmp_path / "none.pt")
     text = tmp_path / "notes.pt"
     text.write_text("hello")
-    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+    with pytest.raises(CheckpointError, match="notes.pt is not a checkpoint file"):
         checkpoint.load(text)
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.pt is an empty file"):
+        checkpoint.load(empty)
+    pickled = tmp_path / "module.pt"
+    torch.save(torch.nn.Linear(2, 2), pickled)
+    with pytest.raises(CheckpointError, match="module.pt holds pickled Python objects"):
+        checkpoint.load(pickled)
