@@ -407,6 +407,8 @@ class Trainer:
         bar.set_postfix(post, refresh=False)
         if self.plain and time.perf_counter() - self.plain_at >= PLAIN_EVERY:
             self.plain_at = time.perf_counter()
-            total = self.total_steps()
-            self._print(f"step {self.step}/{total} | epoch {record['epoch']:.2f} | "
-                        + " | ".join(f"{k} {v}" for k, v in post.items()) + f" | {self.elapsed:.0f}s")
+            c = self.config
+            steps = f"{self.step}" if c.max_time > 0 else f"{self.step}/{self.total_steps()}"
+            budget = f"/{c.max_time:g}s" if c.max_time > 0 else "s"
+            self._print(f"step {steps} | epoch {record['epoch']:.2f} | "
+                        + " | ".join(f"{k} {v}" for k, v in post.items()) + f" | {self.elapsed:.0f}{budget}")
