@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnkit.models.sampling import SampleConfig
     from rnnkit.tasks import lm
 
-    t = sub.add_parser("train", help="train a model (a task: lm)", description="Train a model for a task.")
+    t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits)",
+                       description="Train a model for a task.")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
                          description="Train a language model. With truncated BPTT (--bptt K, the default) "
@@ -53,6 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
                                      "metrics.jsonl, curves.png, last.pt and best.pt to the run directory. "
                                      "Recipe data paths are relative to the recipe file.")
     lm.add_train_flags(tl)
+    from rnnkit.tasks import memory, options
+
+    helps = {"adding": ("the adding problem (Hochreiter & Schmidhuber 1997): long-range memory, regression",
+                        "Train on the adding problem at lag --lag: two marked values in a sequence of T, their sum "
+                        "read after the last step. Answering 1 scores MSE 0.167; solved below 0.01."),
+             "copy": ("the copy-memory problem (Arjovsky et al. 2016): remember symbols across --lag blanks",
+                      "Train on the copy-memory problem: 10 symbols, --lag blanks, a delimiter, then write the "
+                      "symbols back. The memoryless baseline's cross-entropy is 10 log 8 / (T + 20)."),
+             "seqdigits": ("scikit-learn's 8x8 digits read pixel by pixel (64 steps), classification",
+                           "Train a classifier on the 1,797 images of scikit-learn's load_digits, one pixel per "
+                           "step (64 steps), with a seeded stratified train / validation / test split.")}
+    for problem, (short, long) in helps.items():
+        tp = tsub.add_parser(problem, help=short, description=long + " Writes config.json, metrics.jsonl, "
+                             "curves.png, last.pt and best.pt to the run directory; the test set is scored "
+                             "with the best model at the end.")
+        options.add_train_flags(tp, memory.sections(problem), problem)
 
     s = sub.add_parser("sample", help="generate text from a trained language model",
                        description="Generate text from a run (its best.pt, else last.pt), streamed as it "
@@ -73,6 +90,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chunk length of a truncated-BPTT run (default: the run's; lines runs are scored by line)")
     e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     e.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    g = sub.add_parser("gradflow", help="gradient norm through time (vanishing gradients) as a PNG",
+                       description="Measure ||dL/dh_t|| for every step t of trained many-to-one runs (adding, "
+                                   "seqdigits) and/or freshly initialised cells on the adding problem, and plot it "
+                                   "(log scale) against the distance from the loss.")
+    g.add_argument("runs", nargs="*", help="run directories or checkpoints (adding or seqdigits)")
+    g.add_argument("--fresh", default="", help="comma list of cells to measure at initialisation, e.g. rnn,lstm,gru")
+    g.add_argument("--lag", type=int, default=0, help="adding problem length T (default: each run's; 100 for --fresh)")
+    g.add_argument("--hidden-size", type=int, default=128, help="--fresh models: hidden units (default: 128)")
+    g.add_argument("--out", default="gradflow.png", help="PNG to write (default: gradflow.png)")
+
+    r = sub.add_parser("report", help="train Elman, LSTM and GRU on the adding problem; table and gradient figure",
+                       description="Train each cell on the adding problem at each lag with the same budget, then "
+                                   "write report.md (steps until validation MSE < 0.01, test MSE), report.json and "
+                                   "gradflow.png (the cells at initialisation and trained) to --out. Finished runs "
+                                   "in --out are reused: an interrupted report continues.")
+    r.add_argument("problem", choices=("adding",), help="the benchmark (adding)")
+    r.add_argument("--lags", default="50,100,200", help="comma list of lags T (default: 50,100,200)")
+    r.add_argument("--cells", default="rnn,lstm,gru", help="comma list of cells (default: rnn,lstm,gru)")
+    r.add_argument("--max-time", type=float, default=300.0, help="seconds of training per run (default: 300)")
+    r.add_argument("--max-steps", type=int, default=0, help="optimizer steps per run (default: 0, no limit)")
+    r.add_argument("--hidden-size", type=int, default=128, help="hidden units (default: 128)")
+    r.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (default: 2e-3)")
+    r.add_argument("--batch-size", type=int, default=64, help="sequences per step (default: 64)")
+    r.add_argument("--eval-every", type=int, default=100, help="validation every N steps (default: 100)")
+    r.add_argument("--stop-below", type=float, default=1e-3,
+                   help="stop a run once its validation MSE is below this (default: 0.001)")
+    r.add_argument("--figure-lag", type=int, default=0, help="lag of the gradient figure (default: the largest)")
+    r.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    r.add_argument("--out", default="runs/report-adding", help="report directory (default: runs/report-adding)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     d = sub.add_parser("demo", help="train a character LSTM on Python's own help texts (about 2 minutes)",
                        description="The main job: a character-level LSTM trained on the help() topics "
@@ -126,15 +174,41 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "train":
         if args.task is None:
             parser.parse_args(["train", "--help"])
-        from rnnkit.tasks import lm
+        if args.task == "lm":
+            from rnnkit.tasks import lm
 
-        run_dir, configs, resume = lm.resolve_configs(args)
-        lm.train(run_dir, configs, resume=resume)
+            run_dir, configs, resume = lm.resolve_configs(args)
+            lm.train(run_dir, configs, resume=resume)
+            return 0
+        from rnnkit.tasks import memory, options
+
+        run_dir, configs, resume = options.resolve_configs(args, args.task, memory.sections(args.task))
+        memory.train(args.task, run_dir, configs, resume=resume)
         return 0
     if args.command == "sample":
         return _sample(args)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "gradflow":
+        from rnnkit.tasks import report
+
+        report.gradflow_command(args.runs, [c.strip() for c in args.fresh.split(",") if c.strip()], args.lag,
+                                args.hidden_size, args.out)
+        return 0
+    if args.command == "report":
+        from pathlib import Path
+
+        from rnnkit.tasks import report
+
+        try:
+            lags = [int(v) for v in args.lags.split(",") if v.strip()]
+        except ValueError:
+            raise RnnkitError(f"--lags: expected a comma list of integers, got {args.lags!r}") from None
+        report.adding_report(Path(args.out), lags, [c.strip() for c in args.cells.split(",") if c.strip()],
+                             args.max_time, args.max_steps, args.hidden_size, args.lr, args.batch_size,
+                             args.eval_every, args.stop_below, args.figure_lag or None, args.seed,
+                             not args.no_progress)
+        return 0
     if args.command == "demo":
         from rnnkit.tasks import demo
 

@@ -8,6 +8,8 @@ import pytest
 
 from rnnkit import config as cfgmod
 from rnnkit.models import LanguageModel
+from rnnkit.models.sequence import SequenceModel
+from rnnkit.tasks import memory
 from rnnkit.tasks.lm import SECTIONS
 
 from .conftest import DATA
@@ -22,6 +24,13 @@ def test_there_are_recipes():
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
 def test_recipe_loads(path: Path):
     where, tables = cfgmod.load_recipe(str(path))
+    if tables["task"] in memory.PROBLEMS:
+        problem = tables["task"]
+        configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent, name)
+                   for name, cls in memory.sections(problem).items()}
+        SequenceModel(memory.model_config(problem, configs["model"], configs["data"]))
+        configs["train"].validate()
+        return
     assert tables["task"] == "lm"
     configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent)
                for name, cls in SECTIONS.items()}

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.backends import probe
 from rnnkit.state import zip_states
 
 
@@ -21,14 +22,22 @@ def run(cell: Any, x: Tensor, state0: Any, lengths: Tensor | None,
 
     With ``lengths (B,)``, a sequence's state stops changing after its last valid
     step and its outputs there are zero.
+
+    Under :func:`rnnkit.backends.probe.recording`, every step's state is handed to
+    the recorder (gradient-flow analysis); otherwise the only cost is one check per step.
     """
     xp = cell.project(x)
     state = state0
     outs = []
+    rec = probe.active()
+    if rec is not None:
+        rec.begin_pass(lengths)
     if lengths is None:
         for xp_t in xp.unbind(0):
             out_t, state = cell.step(xp_t, state)
             outs.append(out_t)
+            if rec is not None:
+                rec.add(state)
     else:
         T = x.shape[0]
         masks = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.to(x.device).unsqueeze(0))
@@ -36,6 +45,11 @@ def run(cell: Any, x: Tensor, state0: Any, lengths: Tensor | None,
             out_t, new = cell.step(xp_t, state)
             state = zip_states(lambda n, o, m=m: torch.where(m, n, o), new, state)
             outs.append(out_t * m)
+            if rec is not None:
+                # the step's own state, before masking: the output at t is computed from it, so
+                # its gradient is the total one (output + recurrence); the masked state would miss
+                # the output's share. Past a sequence's end it is discarded: its gradient is zero.
+                rec.add(new)
     return torch.stack(outs), state
 
 

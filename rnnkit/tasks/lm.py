@@ -31,7 +31,7 @@ from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.models.sampling import SampleConfig
 from rnnkit.state import detach_state, map_state
-from rnnkit.tasks import runs
+from rnnkit.tasks import options, runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
 from rnnkit.training.trainer import autocast_dtype, resolve_device
 
@@ -250,45 +250,12 @@ def _check_unknown(vocab: Vocab, unknown: int, total: int, what: str) -> None:
 
 # -- commands --------------------------------------------------------------------------
 def add_train_flags(p: Any) -> None:
-    p.add_argument("--config", metavar="FILE", help="recipe TOML file ([data], [model], [train] tables); "
-                   "flags given here override it")
-    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/lm-<date>-<time>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
-    for name, cls in SECTIONS.items():
-        cfgmod.add_flags(p, cls, f"{name} options")
+    options.add_train_flags(p, SECTIONS, TASK)
 
 
 def resolve_configs(args: Any) -> tuple[Path, dict[str, Any], bool]:
     """``(run_dir, {section: config}, resume)`` from recipe, saved run config and flags."""
-    recipe: dict[str, Any] = {}
-    recipe_dir = None
-    if args.config:
-        path, recipe = cfgmod.load_recipe(args.config)
-        recipe_dir = path.parent
-        if recipe.get("task", TASK) != TASK:
-            raise RnnkitError(f"recipe {path} is for task {recipe['task']!r}, not {TASK!r}")
-        unknown = set(recipe) - set(SECTIONS) - {"task"}
-        if unknown:
-            raise RnnkitError(f"recipe {path}: unknown table(s) {', '.join(sorted(unknown))}; "
-                              f"expected {', '.join(SECTIONS)}")
-    if args.resume and not args.out:
-        raise RnnkitError("--resume needs --out DIR: the run to continue")
-    run_dir = Path(args.out) if args.out else runs.default_run_dir(TASK)
-    saved = runs.prepare(run_dir, args.resume)
-    configs = {}
-    for name, cls in SECTIONS.items():
-        flags = cfgmod.given_flags(args, cls)
-        if saved is not None:
-            base = {k: v for k, v in saved.get(name, {}).items() if k != "vocab_size"}
-            changed = {k: v for k, v in flags.items() if base.get(k) != v}
-            if changed:
-                print(f"note: resuming with changed {name} options {changed}; the result may differ from an "
-                      f"uninterrupted run", file=sys.stderr)
-            configs[name] = cfgmod.build(cls, {**base, **flags}, f"{run_dir}/config.json", name)
-        else:
-            configs[name] = cfgmod.merge(cls, recipe.get(name, {}), flags,
-                                         f"recipe {args.config}" if args.config else "flags", recipe_dir, name)
-    return run_dir, configs, bool(args.resume)
+    return options.resolve_configs(args, TASK, SECTIONS)
 
 
 def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, title: str = "",

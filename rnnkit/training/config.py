@@ -32,6 +32,7 @@ class TrainConfig:
     clip_value: float = field(0.0, "clip each gradient element to [-v, v] (0: off)")
     eval_every: int = field(0, "evaluate every N steps (0: at the end of each epoch)")
     patience: int = field(0, "stop after this many evaluations without a better validation loss (0: never)")
+    target_loss: float = field(0.0, "stop once the validation loss is below this (0: never), e.g. a task solved")
     precision: str = field("auto", "arithmetic: fp32, or mixed bf16/fp16 (auto: fp16 or bf16 on CUDA, fp32 on CPU)",
                            choices=("auto", "fp32", "bf16", "fp16"))
     seed: int = field(0, "seed for torch and Python's random (every rank adds its rank)")
@@ -55,7 +56,7 @@ class TrainConfig:
         for name, low in at_least.items():
             if getattr(self, name) < low:
                 raise RnnkitError(f"{flag(name)} must be >= {low}, got {getattr(self, name)}")
-        for name in ("lr", "weight_decay", "momentum", "max_time", "clip_norm", "clip_value"):
+        for name in ("lr", "weight_decay", "momentum", "max_time", "clip_norm", "clip_value", "target_loss"):
             value = getattr(self, name)
             if not (value >= 0 and value < float("inf")):
                 raise RnnkitError(f"{flag(name)} must be a finite number >= 0, got {value}")

@@ -301,6 +301,8 @@ class Trainer:
             plot_curves(self.log.records(), self.run_dir / "curves.png", title=self.meta.get("title", ""))
         if c.patience > 0 and self.bad_evals >= c.patience:
             self.stop_reason = f"early stop: no better validation loss in {c.patience} evaluations"
+        elif c.target_loss > 0 and loss < c.target_loss:
+            self.stop_reason = f"validation loss {loss:.4g} below the target {c.target_loss:g}"
 
     def fit(self, resume: str | Path | None = None) -> dict[str, Any]:
         """Train until the epochs, ``max_steps``, ``max_time`` or patience run out.
@@ -392,6 +394,10 @@ class Trainer:
             self.stop_reason = f"max_steps {c.max_steps} reached"
         elif c.max_time > 0 and distributed.any_true(self.elapsed >= c.max_time):
             self.stop_reason = f"time limit {c.max_time:g}s reached"
+        elif c.patience > 0 and self.bad_evals >= c.patience:  # a resumed run that had stopped early
+            self.stop_reason = f"early stop: no better validation loss in {c.patience} evaluations"
+        elif c.target_loss > 0 and self.last_metrics.get("loss", math.inf) < c.target_loss:
+            self.stop_reason = f"validation loss {self.last_metrics['loss']:.4g} below the target {c.target_loss:g}"
 
     def _log_train(self, w: dict[str, Any], lr: float, bar: Any) -> None:
         loss = w["loss"] / w["n"] if w["n"] else math.nan

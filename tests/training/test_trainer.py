@@ -161,3 +161,12 @@ def test_bf16_autocast_on_cpu():
     model, task, cfg = setup(max_steps=3, precision="bf16", eval_every=3)
     summary = Trainer(model, task, cfg).fit()
     assert math.isfinite(summary["best_loss"])
+
+
+def test_target_loss_stops_and_a_resume_does_nothing_more(tmp_path: Path):
+    model, task, cfg = setup(target_loss=10.0, eval_every=5, max_steps=100)
+    summary = Trainer(model, task, cfg, tmp_path).fit()
+    assert summary["steps"] == 5 and "below the target 10" in summary["stop_reason"]
+    model, task, cfg = setup(target_loss=10.0, eval_every=5, max_steps=100)
+    again = Trainer(model, task, cfg, tmp_path).fit(resume=tmp_path / "last.pt")
+    assert again["steps"] == 5 and "below the target" in again["stop_reason"]

@@ -1,0 +1,5 @@
+"""Analyses of trained and untrained recurrent nets: gradient flow through time."""
+
+from rnnkit.diagnostics.gradflow import GradFlow, gradient_flow, jacobian_norms, plot_gradflow
+
+__all__ = ["GradFlow", "gradient_flow", "jacobian_norms", "plot_gradflow"]

@@ -1,0 +1,66 @@
+"""A task's configuration on the command line: flags from its config sections, a recipe, a saved run."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from rnnkit import config as cfgmod
+from rnnkit.errors import RnnkitError
+from rnnkit.tasks import runs
+
+
+def add_train_flags(p: Any, sections: dict[str, type], task: str) -> None:
+    """``--config``, ``--out``, ``--resume`` and one flag per field of every section."""
+    p.add_argument("--config", metavar="FILE", help="recipe TOML file (one table per options group below: "
+                   f"{', '.join(f'[{s}]' for s in sections)}); flags given here override it")
+    p.add_argument("--out", metavar="DIR", help=f"run directory (default: runs/{task}-<date>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last.pt")
+    for name, cls in sections.items():
+        cfgmod.add_flags(p, cls, f"{name} options")
+
+
+def _user_fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls) if f.metadata.get("help")}
+
+
+def resolve_configs(args: Any, task: str, sections: dict[str, type]) -> tuple[Path, dict[str, Any], bool]:
+    """``(run_dir, {section: config}, resume)`` from recipe, saved run config and flags.
+
+    New run: defaults < recipe (``--config``) < flags. Resume: the run's saved
+    ``config.json`` < flags (a changed option is reported).
+    """
+    recipe: dict[str, Any] = {}
+    recipe_dir = None
+    if args.config:
+        path, recipe = cfgmod.load_recipe(args.config)
+        recipe_dir = path.parent
+        if recipe.get("task", task) != task:
+            raise RnnkitError(f"recipe {path} is for task {recipe['task']!r}, not {task!r}")
+        unknown = set(recipe) - set(sections) - {"task"}
+        if unknown:
+            raise RnnkitError(f"recipe {path}: unknown table(s) {', '.join(sorted(unknown))}; "
+                              f"expected {', '.join(sections)}")
+    if args.resume and not args.out:
+        raise RnnkitError("--resume needs --out DIR: the run to continue")
+    run_dir = Path(args.out) if args.out else runs.default_run_dir(task)
+    saved = runs.prepare(run_dir, args.resume)
+    if saved is not None and saved.get("task", task) != task:
+        raise RnnkitError(f"{run_dir} holds a {saved.get('task')!r} run, not {task!r}")
+    configs = {}
+    for name, cls in sections.items():
+        flags = cfgmod.given_flags(args, cls)
+        if saved is not None:
+            # fields without a flag (vocab_size, ...) are set again by the task from its data
+            base = {k: v for k, v in saved.get(name, {}).items() if k in _user_fields(cls)}
+            changed = {k: v for k, v in flags.items() if base.get(k) != v}
+            if changed:
+                print(f"note: resuming with changed {name} options {changed}; the result may differ from an "
+                      f"uninterrupted run", file=sys.stderr)
+            configs[name] = cfgmod.build(cls, {**base, **flags}, f"{run_dir}/config.json", name)
+        else:
+            configs[name] = cfgmod.merge(cls, recipe.get(name, {}), flags,
+                                         f"recipe {args.config}" if args.config else "flags", recipe_dir, name)
+    return run_dir, configs, bool(args.resume)
