@@ -139,6 +139,7 @@ class Trainer:
         self.last_metrics: dict[str, float] = {}
         self.stop_reason = ""
         self.plain, self.plain_at = False, 0.0
+        self.value_clipped = False  # the last step had a gradient element beyond clip_value
 
     # -- optimizer and learning rate -------------------------------------------
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -249,6 +250,8 @@ class Trainer:
             return loss_v, norm_v, n, False
         self.skipped = 0
         if c.clip_value > 0:
+            # after norm clipping: does any element still exceed the value? (logged as "clipped_value")
+            self.value_clipped = bool(torch.stack([p.grad.abs().max() for p in params]).max() > c.clip_value)
             torch.nn.utils.clip_grad_value_(params, c.clip_value)
         self.scaler.step(self.optimizer)
         self.scaler.update()
@@ -331,7 +334,8 @@ class Trainer:
                    "{l_bar}{bar}| {n:.0f}/{total_fmt}s [{elapsed}<{remaining}{postfix}]")
         self.model.train()
         self._check_limits()  # a resumed run may have nothing left to do
-        window = {"loss": 0.0, "n": 0, "items": 0, "time": 0.0, "norm": 0.0, "clipped": 0, "steps": 0}
+        window = {"loss": 0.0, "n": 0, "items": 0, "time": 0.0, "norm": 0.0, "clipped": 0, "clipped_value": 0,
+                  "steps": 0}
         items_total, train_time = 0, 0.0
         start = time.perf_counter() - self.elapsed
         try:
@@ -358,6 +362,7 @@ class Trainer:
                     window["time"] += dt
                     window["norm"] += norm
                     window["clipped"] += int(c.clip_norm > 0 and norm > c.clip_norm)
+                    window["clipped_value"] += int(stepped and self.value_clipped)
                     window["steps"] += 1
                     bar.update(min(self.elapsed, c.max_time) - bar.n if timed else 1)
                     if window["steps"] >= c.log_every or self.step == 1:
@@ -405,7 +410,9 @@ class Trainer:
         derived = self.task.describe(loss) if math.isfinite(loss) else {}
         record = {"step": self.step, "epoch": self.epoch + self.batch / max(1, self.task.num_batches()),
                   "split": "train", "loss": loss, **derived, "lr": lr, "grad_norm": w["norm"] / w["steps"],
-                  "clipped": w["clipped"] / w["steps"], f"{self.task.unit}_per_s": rate,
+                  "clipped": w["clipped"] / w["steps"],
+                  **({"clipped_value": w["clipped_value"] / w["steps"]} if self.config.clip_value > 0 else {}),
+                  f"{self.task.unit}_per_s": rate,
                   "time": round(self.elapsed, 2)}
         self.log.write(record)
         post = {"loss": f"{loss:.3f}", **{k: f"{v:.3g}" for k, v in derived.items()},

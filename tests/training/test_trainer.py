@@ -98,6 +98,18 @@ def test_clipping_is_logged(tmp_path: Path):
     assert moved == pytest.approx(1e-3, rel=1e-3)
 
 
+def test_value_clipping_is_logged(tmp_path: Path):
+    model, task, cfg = setup(max_steps=6, clip_norm=0.0, clip_value=1e-6, log_every=3)
+    Trainer(model, task, cfg, tmp_path).fit()
+    train = [json.loads(r) for r in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in train if r["split"] == "train"]
+    assert train and all(r["clipped_value"] == 1.0 and r["clipped"] == 0.0 for r in train)
+    model, task, cfg = setup(max_steps=3, clip_norm=0.0, clip_value=1e6, log_every=3)
+    Trainer(model, task, cfg, tmp_path / "big").fit()
+    train = [json.loads(r) for r in (tmp_path / "big" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["clipped_value"] == 0.0 for r in train if r["split"] == "train")
+
+
 def test_lr_schedules():
     model, task, cfg = setup(schedule="cosine", warmup_steps=10, min_lr=0.1, lr=1.0, max_steps=110)
     t = Trainer(model, task, cfg)
