@@ -336,9 +336,7 @@ def plot_gradflow(curves: dict[str, Tensor], path: str | Path, title: str = "",
         ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    from rnnkit.training.log import save_figure
+
+    save_figure(fig, path)
     return True

@@ -106,10 +106,26 @@ def _score(model: nn.Module, x: Tensor, y: Tensor, problem: str, recall: int = 0
     return metrics
 
 
-class GeneratedTask:
-    """The adding or copy problem as a Trainer task (see the module docstring)."""
+class _Stateless:
+    """What a task without carried state or derived metrics gives the Trainer."""
 
     unit = "seq"
+
+    def start_epoch(self, epoch: int) -> None:
+        pass
+
+    def describe(self, loss: float) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+class GeneratedTask(_Stateless):
+    """The adding or copy problem as a Trainer task (see the module docstring)."""
 
     def __init__(self, problem: str, data: GeneratedConfig, seed: int = 0,
                  dist: distributed.DistInfo | None = None) -> None:
@@ -136,9 +152,6 @@ class GeneratedTask:
     def num_batches(self) -> int:
         return self.cfg.steps_per_epoch
 
-    def start_epoch(self, epoch: int) -> None:
-        pass
-
     def batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
         for i in range(start, self.cfg.steps_per_epoch):
             # one seed per (seed, epoch, batch, rank): a resumed run draws the very same batches
@@ -161,20 +174,9 @@ class GeneratedTask:
     def score(self, model: nn.Module, split: tuple[Tensor, Tensor]) -> dict[str, float]:
         return _score(model, *split, self.problem, self.cfg.length if self.problem == "copy" else 0)
 
-    def describe(self, loss: float) -> dict[str, float]:
-        return {}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
-
-
-class DigitsTask:
+class DigitsTask(_Stateless):
     """Sequential digits as a Trainer task: the training images reshuffled every epoch (seeded)."""
-
-    unit = "seq"
 
     def __init__(self, data: DigitsConfig, seed: int = 0, dist: distributed.DistInfo | None = None) -> None:
         dist = dist or distributed.current()
@@ -188,9 +190,6 @@ class DigitsTask:
 
     def num_batches(self) -> int:
         return -(-self.x.shape[0] // self.cfg.batch_size)
-
-    def start_epoch(self, epoch: int) -> None:
-        pass
 
     def batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
         order = torch.randperm(self.x.shape[0], generator=torch.Generator().manual_seed(self.seed * 10**6 + epoch))
@@ -211,15 +210,6 @@ class DigitsTask:
 
     def score(self, model: nn.Module, split: tuple[Tensor, Tensor]) -> dict[str, float]:
         return _score(model, *split, "seqdigits")
-
-    def describe(self, loss: float) -> dict[str, float]:
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
 
 
 def make_task(problem: str, data: Any, seed: int = 0, dist: distributed.DistInfo | None = None) -> Any:

@@ -65,9 +65,16 @@ def plot_curves(records: list[dict[str, Any]], path: str | Path, title: str = ""
     ax.legend()
     if title:
         ax.set_title(title)
+    save_figure(fig, path)
+    return True
+
+
+def save_figure(fig: Any, path: str | Path) -> None:
+    """Write a matplotlib figure as a PNG atomically (temporary file + rename) and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     tmp = Path(path).with_suffix(".tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(path)
-    return True
