@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train each cell on the adding problem at each lag with the same budget, then "
                                    "write report.md (steps until validation MSE < 0.01, test MSE), report.json and "
                                    "gradflow.png (the cells at initialisation and trained) to --out. Finished runs "
-                                   "in --out are reused: an interrupted report continues.")
+                                   "in --out are reused: an interrupted report continues, and a larger --max-time "
+                                   "extends the runs that stopped at the old one.")
     r.add_argument("problem", choices=("adding",), help="the benchmark (adding)")
     r.add_argument("--lags", default="50,100,200", help="comma list of lags T (default: 50,100,200)")
     r.add_argument("--cells", default="rnn,lstm,gru", help="comma list of cells (default: rnn,lstm,gru)")
