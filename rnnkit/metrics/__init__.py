@@ -1,0 +1,1 @@
+"""Metrics of the tasks: classification, tagging (entity-level, via seqeval), forecasting."""
