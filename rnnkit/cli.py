@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnkit.models.sampling import SampleConfig
     from rnnkit.tasks import lm
 
-    t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits)",
+    t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, classify)",
                        description="Train a model for a task.")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
@@ -70,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
                              "curves.png, last.pt and best.pt to the run directory; the test set is scored "
                              "with the best model at the end.")
         options.add_train_flags(tp, memory.sections(problem), problem)
+    from rnnkit.tasks import classify
+
+    tc = tsub.add_parser("classify", help="sequence classifier (sentiment, spoken digits, sensor series): many-to-one",
+                         description="Train a classifier on labelled sequences: texts (--format tsv, csv or "
+                                     "label-sentence), UCR/UEA series (ts) or WAV recordings (wav-dir: a directory or "
+                                     "tar archive, labels from names {label}_..._{index}.wav, MFCC or log-mel "
+                                     "features). A (bi)directional RNN/LSTM/GRU reads each sequence, its outputs are "
+                                     "pooled over time (last, mean, max or attention). Writes config.json, "
+                                     "metrics.jsonl, curves.png, last.pt and best.pt; the test set is scored with "
+                                     "best.pt at the end (accuracy, macro-F1, confusion.png). Recipe data paths are "
+                                     "relative to the recipe file.")
+    options.add_train_flags(tc, classify.sections(), "classify")
 
     s = sub.add_parser("sample", help="generate text from a trained language model",
                        description="Generate text from a run (its best.pt, else last.pt), streamed as it "
@@ -90,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chunk length of a truncated-BPTT run (default: the run's; lines runs are scored by line)")
     e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     e.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    pr = sub.add_parser("predict", help="labels for new inputs from a classify or tag run, as JSON lines",
+                        description="Predict with a trained run (best.pt, else last.pt) and write one JSON object "
+                                    "per input. Text runs read the inputs given as arguments, else one per line from "
+                                    "stdin; series (ts) and audio (wav-dir) runs read files, directories or "
+                                    "archives. classify: {input, label, probabilities}; tag: tokens with tags and "
+                                    "spans.")
+    pr.add_argument("run", help="run directory or checkpoint file")
+    pr.add_argument("inputs", nargs="*", metavar="INPUT", help="texts, or files for ts / wav-dir runs "
+                    "(default: texts from stdin, one per line)")
+    pr.add_argument("--data", default=None, metavar="FILE",
+                    help="classify: a labelled file in the run's format instead of INPUTs; every record gets its "
+                         "true label and the accuracy is printed to stderr")
+    pr.add_argument("--output", default=None, metavar="FILE", help="write the JSON lines here (default: stdout)")
+    pr.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default: 256)")
+    pr.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
 
     g = sub.add_parser("gradflow", help="gradient norm through time (vanishing gradients) as a PNG",
                        description="Measure ||dL/dh_t|| for every step t of trained many-to-one runs (adding, "
@@ -169,6 +197,35 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    import json
+
+    from rnnkit.tasks import predict
+
+    if args.batch_size < 1:
+        raise RnnkitError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.data is not None and args.inputs:
+        raise RnnkitError("give either INPUTs or --data FILE, not both")
+    # texts from stdin, one per line, when neither arguments nor a labelled file are given
+    inputs = args.inputs or ([] if args.data else (line.rstrip("\r\n") for line in sys.stdin if line.strip()))
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    right = total = 0
+    try:
+        for record in predict.predict(args.run, inputs, args.device, args.data, args.batch_size):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            if "true" in record:
+                total += 1
+                right += record["true"] == record["label"]
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        else:
+            out.flush()
+    if total:
+        print(f"{args.data}: accuracy {right / total:.4f} ({right}/{total})", file=sys.stderr)
+    return 0
+
+
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "bench":
         return _bench(parser, args)
@@ -181,6 +238,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             run_dir, configs, resume = lm.resolve_configs(args)
             lm.train(run_dir, configs, resume=resume)
             return 0
+        if args.task == "classify":
+            from rnnkit.tasks import classify, options
+
+            run_dir, configs, resume = options.resolve_configs(args, "classify", classify.sections())
+            classify.train(run_dir, configs, resume=resume)
+            return 0
         from rnnkit.tasks import memory, options
 
         run_dir, configs, resume = options.resolve_configs(args, args.task, memory.sections(args.task))
@@ -190,6 +253,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _sample(args)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "predict":
+        return _predict(args)
     if args.command == "gradflow":
         from rnnkit.tasks import report
 

@@ -31,6 +31,9 @@ def test_recipe_loads(path: Path):
         SequenceModel(memory.model_config(problem, configs["model"], configs["data"]))
         configs["train"].validate()
         return
+    if tables["task"] == "classify":
+        _check_classify_recipe(path, where, tables)
+        return
     assert tables["task"] == "lm"
     configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent)
                for name, cls in SECTIONS.items()}
@@ -42,3 +45,24 @@ def test_recipe_loads(path: Path):
                 assert Path(f).is_file(), f
     configs["model"].vocab_size = 100
     LanguageModel(configs["model"])  # the model section builds
+
+
+def _check_classify_recipe(path: Path, where: Path, tables: dict) -> None:
+    import dataclasses
+
+    from rnnkit.models.classifier import SequenceClassifier
+    from rnnkit.tasks import classify
+
+    configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent, name)
+               for name, cls in classify.sections().items()}
+    data = configs["data"]
+    classify.check_data(data, configs["audio"])
+    for f in (data.data, data.valid, data.test):
+        if f is not None:
+            assert Path(f).resolve().is_relative_to(DATA.resolve()), f
+            if DATA.is_dir():
+                assert Path(f).exists(), f
+    text = data.format in ("tsv", "csv", "label-sentence")
+    SequenceClassifier(dataclasses.replace(configs["model"], vocab_size=100 if text else 0,
+                                           input_size=0 if text else 12, num_classes=3))
+    configs["train"].validate()

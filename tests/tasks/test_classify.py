@@ -1,0 +1,144 @@
+"""`rnnkit train classify` end to end on tiny slices of real data: SST-2 texts, JapaneseVowels series, FSDD audio."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.errors import RnnkitError
+from rnnkit.tasks import classify
+from rnnkit.tasks import classify_data as cd
+
+TINY = ["--hidden-size", "8", "--embed-size", "8", "--no-progress", "--log-every", "5", "--threads", "1"]
+
+
+def records(run: Path) -> list[dict]:
+    return [json.loads(r) for r in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def head(src: Path, dst: Path, n: int) -> Path:
+    dst.write_text("".join(src.read_text(encoding="utf-8").splitlines(keepends=True)[:n]), encoding="utf-8")
+    return dst
+
+
+@pytest.fixture(scope="module")
+def sst(tmp_path_factory, request) -> Path:
+    from tests.conftest import DATA
+
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    d = tmp_path_factory.mktemp("sst")
+    head(DATA / "sentiment" / "stsa.binary.train", d / "train.txt", 160)
+    head(DATA / "sentiment" / "stsa.binary.dev", d / "dev.txt", 40)
+    return d
+
+
+def test_text_run_writes_everything_and_resumes(sst: Path, tmp_path: Path, capsys):
+    run = tmp_path / "sst"
+    args = ["train", "classify", "--data", str(sst / "train.txt"), "--valid", str(sst / "dev.txt"), "--test",
+            str(sst / "dev.txt"), "--format", "label-sentence", "--out", str(run), *TINY]
+    assert main([*args, "--epochs", "2", "--batch-size", "16"]) == 0
+    test = [r for r in records(run) if r["split"] == "test"][-1]
+    assert 0 <= test["acc"] <= 1 and 0 <= test["macro_f1"] <= 1 and test["loss"] > 0
+    assert {"config.json", "curves.png", "best.pt", "last.pt", "confusion.png", "confusion.json"} <= \
+        {p.name for p in run.iterdir()}
+    confusion = json.loads((run / "confusion.json").read_text())
+    assert confusion["labels"] == ["0", "1"] and sum(map(sum, confusion["matrix"])) == 40
+    loaded = classify.load_run(run)
+    assert loaded.classes == ["0", "1"] and loaded.vocab is not None and loaded.model.config.vocab_size == len(
+        loaded.vocab)
+    assert main([*args, "--resume", "--epochs", "3"]) == 0
+    assert torch.load(run / "last.pt", weights_only=True)["trainer"]["step"] == 30  # 10 batches per epoch
+
+
+def test_resumed_batches_are_the_same(sst: Path):
+    split = cd.read_split(str(sst / "train.txt"), classify.DataConfig(format="label-sentence"), None)
+    enc = classify.Encoded([torch.zeros(len(t), dtype=torch.long) for t in split.items],
+                           torch.zeros(len(split), dtype=torch.long), split.where)
+    task = classify.ClassifyTask(enc, enc, classify.DataConfig(batch_size=16), None, seed=3)
+    full, tail = list(task.batches(1, 0)), list(task.batches(1, 4))
+    assert len(full) == task.num_batches() == 10
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(full[4:], tail))
+    # bucketing: a batch's lengths are much closer together than the whole set's
+    spread = sum(int(b[1].max() - b[1].min()) for b in full) / len(full)
+    assert spread < (max(enc.lengths) - min(enc.lengths)) / 2
+
+
+def test_unknown_label_in_validation_is_an_error(sst: Path, tmp_path: Path, capsys):
+    bad = tmp_path / "dev.txt"
+    bad.write_text("1 fine film\n2 a label never seen\n", encoding="utf-8")
+    assert main(["train", "classify", "--data", str(sst / "train.txt"), "--valid", str(bad), "--format",
+                 "label-sentence", "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert f"{bad}:2: label '2' of the validation data was never seen in training" in capsys.readouterr().err
+
+
+def test_tsv_with_header_and_char_tokens(tmp_path: Path, capsys):
+    rows = ["text\tlabel"] + [f"{w} {w}\t{'pos' if w.startswith('g') else 'neg'}"
+                              for w in ["good", "great", "bad", "awful", "glad", "sad", "gold", "mad"] * 3]
+    (tmp_path / "d.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = tmp_path / "r"
+    assert main(["train", "classify", "--data", str(tmp_path / "d.tsv"), "--header", "--text-column", "text",
+                 "--label-column", "label", "--tokens", "char", "--valid-fraction", "0.25", "--out", str(run),
+                 "--class-weights", "balanced", "--pooling", "attention", "--epochs", "1", *TINY]) == 0
+    loaded = classify.load_run(run)
+    assert loaded.vocab.level == "char" and loaded.classes == ["neg", "pos"]
+
+
+def test_japanese_vowels_learns(data_dir: Path, tmp_path: Path, capsys):
+    jv = data_dir / "ucr-uea" / "JapaneseVowels"
+    run = tmp_path / "jv"
+    assert main(["train", "classify", "--data", str(jv / "JapaneseVowels_TRAIN.ts"), "--test",
+                 str(jv / "JapaneseVowels_TEST.ts"), "--format", "ts", "--cell", "gru", "--pooling", "mean",
+                 "--lr", "1e-2", "--epochs", "6", "--batch-size", "16", "--out", str(run), *TINY]) == 0
+    test = [r for r in records(run) if r["split"] == "test"][-1]
+    assert test["acc"] > 0.5  # 9 speakers: chance is about 0.11
+    model = classify.load_run(run).model
+    assert model.config.input_size == 12 and float(model.feature_std.min()) > 0
+
+
+@pytest.fixture(scope="module")
+def fsdd(tmp_path_factory) -> Path:
+    from tests.conftest import DATA
+
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    d = tmp_path_factory.mktemp("fsdd")
+    wanted = {f"recordings/{digit}_george_{i}.wav" for digit in (0, 1) for i in range(15)}
+    with tarfile.open(DATA / "fsdd" / "recordings.tar.xz", "r:xz") as tar:
+        for member in tar:
+            if member.name in wanted:
+                (d / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+                wanted.discard(member.name)
+                if not wanted:
+                    break
+    return d
+
+
+def test_fsdd_slice_with_the_usual_split(fsdd: Path, tmp_path: Path, capsys):
+    run = tmp_path / "fsdd"
+    assert main(["train", "classify", "--data", str(fsdd), "--format", "wav-dir", "--epochs", "2",
+                 "--batch-size", "8", "--out", str(run), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "18 / 2 / 10 train / valid / test sequences, 2 classes, 26 features" in err  # indices 0-4: test
+    test = [r for r in records(run) if r["split"] == "test"][-1]
+    assert 0 <= test["acc"] <= 1
+
+
+def test_fsdd_wrong_sample_rate(fsdd: Path, tmp_path: Path, capsys):
+    assert main(["train", "classify", "--data", str(fsdd), "--format", "wav-dir", "--sample-rate", "16000",
+                 "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert "_george_0.wav: sample rate 8000 Hz, expected 16000 Hz" in capsys.readouterr().err
+
+
+def test_split_helpers():
+    kept, held = cd.stratified_holdout(["a"] * 10 + ["b"] * 3 + ["c"], 0.2, seed=0)
+    assert len(held) == 3 and sorted(kept + held) == list(range(14))  # 2 of a, 1 of b, none of a lone c
+    assert cd.class_order(["10", "9", "1"]) == ["1", "9", "10"] and cd.class_order(["b", "a"]) == ["a", "b"]
+    assert classify.balanced_weights(torch.tensor([0, 0, 0, 1]), 2).tolist() == pytest.approx([4 / 6, 2.0])
+    with pytest.raises(RnnkitError, match="--valid-fraction must be in"):
+        classify.check_data(classify.DataConfig(data="x", valid_fraction=1.5), None)

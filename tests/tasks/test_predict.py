@@ -1,0 +1,81 @@
+"""`rnnkit predict RUN`: JSON lines for texts (arguments, stdin, a labelled file), series files and WAVs."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from rnnkit.cli import main
+
+TINY = ["--hidden-size", "8", "--embed-size", "8", "--no-progress", "--threads", "1", "--epochs", "1"]
+
+
+def lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("textrun")
+    rows = [f"{'pos' if i % 2 else 'neg'}\t{'a fine film' if i % 2 else 'a dull plot'} {i}" for i in range(40)]
+    (d / "train.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["train", "classify", "--data", str(d / "train.tsv"), "--lowercase", "--out", str(d / "run"),
+                 *TINY]) == 0
+    return d
+
+
+def test_texts_from_arguments_and_stdin(text_run: Path, capsys, monkeypatch):
+    run = str(text_run / "run")
+    assert main(["predict", run, "A fine film", "a dull plot"]) == 0
+    out = lines(capsys.readouterr().out)
+    assert [r["input"] for r in out] == ["A fine film", "a dull plot"]
+    for r in out:
+        assert r["label"] in ("neg", "pos") and set(r["probabilities"]) == {"neg", "pos"}
+        assert sum(r["probabilities"].values()) == pytest.approx(1, abs=1e-5)
+        assert r["label"] == max(r["probabilities"], key=r["probabilities"].get)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a fine film\n\nanother one\n"))
+    assert main(["predict", run, "--output", str(text_run / "out.jsonl")]) == 0
+    assert [r["input"] for r in lines((text_run / "out.jsonl").read_text())] == ["a fine film", "another one"]
+
+
+def test_labelled_file_and_unknown_labels(text_run: Path, capsys):
+    run = str(text_run / "run")
+    assert main(["predict", run, "--data", str(text_run / "train.tsv")]) == 0
+    captured = capsys.readouterr()
+    out = lines(captured.out)
+    assert len(out) == 40 and out[1]["true"] == "pos"
+    assert f"{text_run / 'train.tsv'}: accuracy" in captured.err
+    bad = text_run / "bad.tsv"
+    bad.write_text("pos\tgood\nmaybe\tunsure\n", encoding="utf-8")
+    assert main(["predict", run, "--data", str(bad)]) == 2
+    assert f"{bad}:2: label 'maybe' of the labelled data was never seen in training" in capsys.readouterr().err
+    assert main(["predict", run, "x", "--data", str(bad)]) == 2
+    assert "either INPUTs or --data" in capsys.readouterr().err
+
+
+def test_series_files(data_dir: Path, tmp_path: Path, capsys):
+    jv = data_dir / "ucr-uea" / "JapaneseVowels"
+    src = (jv / "JapaneseVowels_TRAIN.ts").read_text(encoding="utf-8").splitlines(keepends=True)
+    data_at = next(i for i, line in enumerate(src) if line.strip().lower() == "@data")
+    small = tmp_path / "small.ts"  # the header and the first 3 cases of every speaker (30 each, in order)
+    small.write_text("".join(src[: data_at + 1] + [src[data_at + 1 + 30 * k + j] for k in range(9)
+                                                   for j in range(3)]), encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "classify", "--data", str(small), "--format", "ts", "--valid-fraction", "0.34",
+                 "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(run), str(small)]) == 0
+    out = lines(capsys.readouterr().out)
+    assert len(out) == 27 and out[0]["input"].endswith(f"small.ts:{data_at + 2}") and "true" not in out[0]
+    assert len(out[0]["probabilities"]) == 9
+
+
+def test_not_a_classifier_run(tmp_path: Path, capsys):
+    run = tmp_path / "add"
+    assert main(["train", "adding", "--lag", "5", "--out", str(run), "--hidden-size", "4", "--max-steps", "2",
+                 "--valid-size", "8", "--test-size", "8", "--no-progress"]) == 0
+    assert main(["predict", str(run), "text"]) == 2
+    assert "rnnkit predict reads classify and tag runs" in capsys.readouterr().err
