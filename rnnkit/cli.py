@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnkit.models.sampling import SampleConfig
     from rnnkit.tasks import lm
 
-    t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, classify)",
+    t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, tag, classify)",
                        description="Train a model for a task.")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
@@ -70,6 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
                              "curves.png, last.pt and best.pt to the run directory; the test set is scored "
                              "with the best model at the end.")
         options.add_train_flags(tp, memory.sections(problem), problem)
+    from rnnkit.tasks import tag
+
+    tt = tsub.add_parser("tag", help="sequence tagger (NER, POS): BiLSTM with character features and a CRF",
+                         description="Train a tagger on CoNLL column files (CoNLL-2003 NER) or CoNLL-U (UD POS): "
+                                     "word embeddings, casing and a character BiLSTM per word, a BiLSTM over the "
+                                     "words, a CRF (or softmax) output. Chunk tags are converted to --scheme "
+                                     "(BIOES by default); the validation file is scored every epoch (entity F1 or "
+                                     "token accuracy), the test file with best.pt at the end. Writes config.json, "
+                                     "metrics.jsonl, curves.png, last.pt, best.pt and metrics.json.")
+    tag.add_train_flags(tt)
     from rnnkit.tasks import classify
 
     tc = tsub.add_parser("classify", help="sequence classifier (sentiment, spoken digits, sensor series): many-to-one",
@@ -243,6 +253,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
             run_dir, configs, resume = options.resolve_configs(args, "classify", classify.sections())
             classify.train(run_dir, configs, resume=resume)
+            return 0
+        if args.task == "tag":
+            from rnnkit.tasks import tag
+
+            run_dir, configs, resume = tag.resolve_configs(args)
+            tag.train(run_dir, configs, resume=resume)
             return 0
         from rnnkit.tasks import memory, options
 
