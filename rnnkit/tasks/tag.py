@@ -13,8 +13,11 @@ words. The replacement draws from a generator seeded by (seed, epoch, batch): a 
 sees the same batches.
 
 Evaluation on the validation file every epoch: the loss (negative log-likelihood per word),
-entity precision / recall / F1 (chunk tags) or token accuracy (plain tags). At the end the
-test file is scored with ``best.pt`` (lowest validation loss); all scores go to ``metrics.json``.
+entity precision / recall / F1 (chunk tags) or token accuracy (plain tags). The validation
+loss and the score disagree about the best epoch (the loss punishes confident mistakes that
+the score forgives), so besides the Trainer's ``best.pt`` (lowest loss) the weights with the
+best score are kept in ``best-score.pt``; ``--select`` says which one the test file is scored
+with at the end (and :func:`predict` uses). All scores go to ``metrics.json``.
 
 Tags in a validation or test file that training never saw: the model cannot predict them, so
 they count as misses in the scores (their gold strings are kept), and their sentences are left
@@ -49,6 +52,7 @@ from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
 from rnnkit.training.trainer import autocast_dtype, resolve_device
 
 TASK = "tag"
+BEST_SCORE = "best-score.pt"  # the weights with the best validation F1 / accuracy
 PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 of the word and character vocabularies
 
 
@@ -72,6 +76,9 @@ class TagDataConfig:
     unk_replace: float = field(0.5, "probability of replacing a training word seen once by <unk> (per occurrence)")
     batch_size: int = field(32, "sentences per training step (split across processes under torchrun)")
     eval_batch_size: int = field(256, "sentences per forward pass when evaluating")
+    select: str = field("score", "the model scored on the test file and used by predict: the one with the best "
+                        "validation F1 or accuracy (kept in best-score.pt), or best.pt (lowest validation loss)",
+                        choices=("score", "loss"))
 
 
 SECTIONS = {"data": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}
@@ -204,11 +211,14 @@ class TagTask:
     unit = "tok"
 
     def __init__(self, enc: Encoder, train: list[Sentence], valid: list[Sentence], data: TagDataConfig,
-                 seed: int = 0, dist: distributed.DistInfo | None = None) -> None:
+                 seed: int = 0, dist: distributed.DistInfo | None = None, keep: tuple[Path, dict] | None = None
+                 ) -> None:
+        """``keep = (path, checkpoint header)``: write the weights with the best validation score there."""
         dist = dist or distributed.current()
         if data.batch_size % dist.world_size:
             raise RnnkitError(f"--batch-size {data.batch_size} must be divisible by the {dist.world_size} processes")
-        self.enc, self.cfg, self.seed, self.dist = enc, data, seed, dist
+        self.enc, self.cfg, self.seed, self.dist, self.keep = enc, data, seed, dist, keep
+        self.best_score = -1.0
         self.train = Encoded(enc, [s.tokens for s in train], [s.tags for s in train])
         self.valid_sents = valid
         self.valid = Encoded(enc, [s.tokens for s in valid], [s.tags for s in valid])
@@ -237,16 +247,28 @@ class TagTask:
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         res = score(model, self.enc, self.valid, self.valid_sents, self.cfg.eval_batch_size)
+        value = res[score_key(self.enc)]
+        if value > self.best_score:
+            self.best_score = value
+            if self.keep is not None and self.dist.is_main:
+                path, header = self.keep
+                state = {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
+                checkpoint.save_atomic({**header, "model": state, "valid": value}, path)
         return {k: v for k, v in res.items() if isinstance(v, float)}
 
     def describe(self, loss: float) -> dict[str, float]:
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {}
+        return {"best_score": self.best_score}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
+        self.best_score = state["best_score"]
+
+
+def score_key(enc: Encoder) -> str:
+    """The validation score that selects ``best-score.pt``: entity F1, or token accuracy for plain tags."""
+    return "acc" if enc.scheme == "none" else "f1"
 
 
 def note_unknown_tags(enc: Encoder, sents: list[Sentence], what: str) -> None:
@@ -343,9 +365,10 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
         model = SequenceTagger(model_cfg, enc.constraints() if scheme != "none" else None)
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"model options: {cfgmod.as_flags(str(e), TaggerConfig)}") from None
-    task = TagTask(enc, train_sents, valid_sents, data, train_cfg.seed, dist)
     resolved = {"task": TASK, "data": cfgmod.to_dict(data), "model": cfgmod.to_dict(model_cfg),
                 "train": cfgmod.to_dict(train_cfg)}
+    header = checkpoint.make(TASK, resolved, encoder=enc.to_dict())
+    task = TagTask(enc, train_sents, valid_sents, data, train_cfg.seed, dist, (run_dir / BEST_SCORE, header))
     if dist.is_main:
         runs.write_config(run_dir, resolved)
     n_params = sum(p.numel() for p in model.parameters())
@@ -360,7 +383,8 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
-    model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
+    chosen = run_dir / (BEST_SCORE if data.select == "score" and (run_dir / BEST_SCORE).is_file() else "best.pt")
+    model.load_state_dict(checkpoint.load(chosen, TASK)["model"])
     model.eval()
     scores = {"valid": score(model, enc, task.valid, valid_sents, data.eval_batch_size)}
     if test_sents is not None:
@@ -369,9 +393,9 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
         scores["test"] = score(model, enc, test, test_sents, data.eval_batch_size)
         summary["test"] = {k: v for k, v in scores["test"].items() if isinstance(v, float)}
         trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
-        say("test (best model): " + " | ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()))
+        say(f"test ({chosen.name}): " + " | ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()))
     if dist.is_main:
-        scores.update(checkpoint="best.pt", scheme=scheme, steps=trainer.step, seconds=summary.get("seconds"))
+        scores.update(checkpoint=chosen.name, scheme=scheme, steps=trainer.step, seconds=summary.get("seconds"))
         (run_dir / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     return summary
 
@@ -380,6 +404,9 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[SequenceTagger, Enco
     """``(model in eval mode, encoder, resolved config, checkpoint path)`` of a trained tagging run."""
     dev = resolve_device(device)
     path = runs.find_checkpoint(run)
+    if Path(run).is_dir() and (Path(run) / BEST_SCORE).is_file():
+        if checkpoint.load(path, TASK)["config"]["data"].get("select") == "score":
+            path = Path(run) / BEST_SCORE
     ckpt = checkpoint.load(path, TASK)
     try:
         enc = Encoder.from_dict(ckpt["encoder"])
@@ -390,6 +417,17 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[SequenceTagger, Enco
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise RnnkitError(f"checkpoint {path} lacks a valid tagger ({str(e).splitlines()[0]})") from None
     return model.to(dev).eval(), enc, conf, path
+
+
+def evaluate(run: str | Path, path: str | Path, device: str = "cpu") -> dict[str, Any]:
+    """Scores of a run (its directory, or a checkpoint file such as ``last.pt``) on a tagged file, read as the
+    run's training files were (format, tag column, scheme)."""
+    model, enc, conf, ckpt = load_run(run, device)
+    d = cfgmod.build(TagDataConfig, conf["data"], f"{ckpt} (data config)", internal=True)
+    sents, _ = read_tagged(str(path), d, enc.scheme)
+    note_unknown_tags(enc, sents, str(path))
+    encoded = Encoded(enc, [s.tokens for s in sents], [s.tags for s in sents])
+    return {"checkpoint": str(ckpt), "data": str(path), **score(model, enc, encoded, sents, d.eval_batch_size)}
 
 
 def spans(tokens: Sequence[str], tags: Sequence[str], scheme: str) -> list[dict[str, Any]]:

@@ -38,15 +38,19 @@ def test_conll2003_ner_end_to_end(data_dir, tmp_path):
                      "--format", "conll", "--scheme", "bioes", "--crf", "--char-features", "--epochs", "3",
                      "--out", str(run), *SMALL])
     assert code == 0
-    for name in ("config.json", "metrics.jsonl", "best.pt", "last.pt", "metrics.json"):
+    for name in ("config.json", "metrics.jsonl", "best.pt", "last.pt", "metrics.json", "best-score.pt"):
         assert (run / name).is_file(), name
     scores = json.loads((run / "metrics.json").read_text())
-    assert scores["scheme"] == "bioes"
+    assert scores["scheme"] == "bioes" and scores["checkpoint"] == "best-score.pt"
     assert set(scores["test"]["per_type"]) <= {"PER", "ORG", "LOC", "MISC"}
     assert scores["test"]["f1"] > 10  # a model that tags nothing scores 0
     valid_f1 = [r["f1"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
                 if r.get("split") == "valid"]
     assert len(valid_f1) == 3
+    # best-score.pt holds the epoch with the best validation F1; evaluate() scores any checkpoint on a file
+    assert tag.evaluate(run, valid)["f1"] == pytest.approx(max(valid_f1))
+    last = tag.evaluate(run / "last.pt", valid)
+    assert last["checkpoint"].endswith("last.pt") and last["f1"] == pytest.approx(valid_f1[-1])
 
     out = list(tag.predict(run, ["Peter Blackburn visited Germany .", "", "EU rejects German call"]))
     assert [len(o["tags"]) for o in out] == [5, 0, 4]
@@ -61,7 +65,9 @@ def test_ud_upos_end_to_end(data_dir, tmp_path):
     src = data_dir / "ud-english-ewt"
     train = _slice(src / "en_ewt-ud-train.conllu.gz", tmp_path / "train.conllu.gz", 300)
     dev = _slice(src / "en_ewt-ud-dev.conllu.gz", tmp_path / "dev.conllu.gz", 60)
-    summary = tag.train(tmp_path / "run", _configs(train, dev, dev, fmt="conllu", crf=False, epochs=4))
+    summary = tag.train(tmp_path / "run", _configs(train, dev, dev, fmt="conllu", crf=False, epochs=4,
+                                                   select="loss"))
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["checkpoint"] == "best.pt"
     # the most frequent tag (NOUN) is about 17% of the words
     assert summary["test"]["acc"] > 40
     out = next(tag.predict(tmp_path / "run", ["The cat sat on the mat ."]))
