@@ -34,6 +34,9 @@ def test_recipe_loads(path: Path):
     if tables["task"] == "classify":
         _check_classify_recipe(path, where, tables)
         return
+    if tables["task"] == "tag":
+        _check_tag_recipe(path, where, tables)
+        return
     assert tables["task"] == "lm"
     configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent)
                for name, cls in SECTIONS.items()}
@@ -65,4 +68,23 @@ def _check_classify_recipe(path: Path, where: Path, tables: dict) -> None:
     text = data.format in ("tsv", "csv", "label-sentence")
     SequenceClassifier(dataclasses.replace(configs["model"], vocab_size=100 if text else 0,
                                            input_size=0 if text else 12, num_classes=3))
+    configs["train"].validate()
+
+
+def _check_tag_recipe(path: Path, where: Path, tables: dict) -> None:
+    import dataclasses
+
+    from rnnkit.models.tagger import SequenceTagger
+    from rnnkit.tasks import tag
+
+    configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent, name)
+               for name, cls in tag.SECTIONS.items()}
+    data = configs["data"]
+    tag.check_data_config(data)
+    for f in (data.data, data.valid, data.test):
+        if f is not None:
+            assert Path(f).resolve().is_relative_to(DATA.resolve()), f
+            if DATA.is_dir():
+                assert Path(f).is_file(), f
+    SequenceTagger(dataclasses.replace(configs["model"], vocab_size=100, num_chars=50, num_tags=9))
     configs["train"].validate()
