@@ -415,7 +415,8 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[SequenceTagger, Enco
         model = SequenceTagger(model_cfg)
         model.load_state_dict(ckpt["model"])  # the CRF constraints are buffers: loaded here
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise RnnkitError(f"checkpoint {path} lacks a valid tagger ({str(e).splitlines()[0]})") from None
+        why = " ".join(line.strip() for line in str(e).splitlines()[:2])[:300]
+        raise RnnkitError(f"checkpoint {path} lacks a valid tagger ({why})") from None
     return model.to(dev).eval(), enc, conf, path
 
 
