@@ -1,0 +1,1 @@
+"""Classical forecasters run beside the network: naive, seasonal naive, drift, ETS and ARIMA."""

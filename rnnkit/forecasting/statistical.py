@@ -1,0 +1,169 @@
+"""ETS and ARIMA through statsmodels (an optional extra: ``pip install "rnnkit[forecast]"``).
+
+Both choose their form on the training span once, by AIC, and keep the fitted parameters; at
+every later forecast origin they only filter the longer history with those parameters (no
+refit), which makes rolling-origin evaluation cheap and keeps the test span out of the fit.
+
+- **ETS** (``ETSModel``, additive errors): trend none or additive damped, season none or additive
+  (when ``m > 1`` and two full seasons fit in the training span) - up to 4 candidates.
+- **ARIMA** (``ARIMA``): seasonal differencing ``D = 1`` when ``m > 1`` and three seasons fit, with
+  a seasonal MA(1) term for ``m <= 24``; for longer seasons (weekly data, m = 52) the seasonal
+  difference is taken before the model instead, since a 52-lag state space is too slow to filter,
+  and undone on the forecasts. ``d = 1`` when the ADF test does not reject a unit root at 5%; then
+  ``p, q`` in 0..2 by AIC, with a constant or a drift when at most one difference is taken.
+
+``forecast`` returns ``(mean, std)`` (H,) of the normal forecast distribution, as the simple
+baselines do.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from rnnkit.errors import RnnkitError
+
+Z80 = 1.2815515655446004  # the 0.9 quantile of the standard normal
+ORDERS = ((1, 0), (0, 1), (1, 1), (2, 0))  # (p, q) candidates: a few, since every fit takes seconds
+
+
+def have_statsmodels() -> bool:
+    try:
+        import statsmodels  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _require() -> None:
+    if not have_statsmodels():
+        raise RnnkitError('the ETS and ARIMA baselines need statsmodels: pip install "rnnkit[forecast]"')
+
+
+def _quiet() -> Any:
+    ctx = warnings.catch_warnings()
+    ctx.__enter__()
+    warnings.simplefilter("ignore")
+    return ctx
+
+
+class ETS:
+    name = "ETS"
+
+    def __init__(self, m: int) -> None:
+        _require()
+        self.m = m
+        self.spec: dict[str, Any] | None = None
+        self.params: np.ndarray | None = None
+
+    def fit(self, y: np.ndarray) -> None:
+        import pandas as pd
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        seasons = [None, "add"] if self.m > 1 and len(y) >= 2 * self.m + 2 else [None]
+        best = None
+        ctx = _quiet()
+        try:
+            for trend in (None, "add"):
+                for seasonal in seasons:
+                    spec = {"error": "add", "trend": trend, "damped_trend": trend is not None, "seasonal": seasonal,
+                            "seasonal_periods": self.m if seasonal else None}
+                    try:
+                        res = ETSModel(pd.Series(y), **spec).fit(disp=False)
+                    except (ValueError, np.linalg.LinAlgError):
+                        continue
+                    if np.isfinite(res.aic) and (best is None or res.aic < best[0]):
+                        best = (res.aic, spec, res.params)
+        finally:
+            ctx.__exit__(None, None, None)
+        if best is None:
+            raise RnnkitError("ETS: no model could be fitted to the training span")
+        _, self.spec, self.params = best
+
+    def describe(self) -> str:
+        s = self.spec or {}
+        return f"ETS(A,{'Ad' if s.get('trend') else 'N'},{'A' if s.get('seasonal') else 'N'})"
+
+    def forecast(self, y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        import pandas as pd
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        ctx = _quiet()
+        try:
+            res = ETSModel(pd.Series(y), **self.spec).smooth(self.params)
+            frame = res.get_prediction(start=len(y), end=len(y) + horizon - 1).summary_frame(alpha=0.2)
+        finally:
+            ctx.__exit__(None, None, None)
+        mean = frame["mean"].to_numpy()
+        return mean, (frame["pi_upper"].to_numpy() - frame["pi_lower"].to_numpy()) / (2 * Z80)
+
+
+class ARIMA:
+    name = "ARIMA"
+
+    def __init__(self, m: int) -> None:
+        _require()
+        self.m = m
+        self.result: Any = None
+        self.order: tuple[int, int, int] = (0, 0, 0)
+        self.seasonal: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self.trend = "n"
+        self.outside = False
+
+    def fit(self, y: np.ndarray) -> None:
+        from statsmodels.tsa.arima.model import ARIMA as SMARIMA
+        from statsmodels.tsa.stattools import adfuller
+
+        m = self.m
+        D = 1 if m > 1 and len(y) >= 3 * m + 2 else 0
+        z = y[m:] - y[:-m] if D else y
+        self.outside = bool(D and m > 24)  # difference before the model (see the module docstring)
+        if self.outside:
+            y, D = z, 0
+        ctx = _quiet()
+        try:
+            try:
+                d = 1 if adfuller(z, autolag="AIC")[1] > 0.05 else 0
+            except (ValueError, np.linalg.LinAlgError):
+                d = 1
+            seasonal = (0, D, 1 if D else 0, m if D else 0)
+            trend = "c" if d + D == 0 else "t" if d + D == 1 else "n"
+            best = None
+            for p, q in ORDERS:
+                try:
+                    res = SMARIMA(y, order=(p, d, q), seasonal_order=seasonal, trend=trend).fit()
+                except (ValueError, np.linalg.LinAlgError):
+                    continue
+                if np.isfinite(res.aic) and (best is None or res.aic < best.aic):
+                    best, self.order = res, (p, d, q)
+        finally:
+            ctx.__exit__(None, None, None)
+        if best is None:
+            raise RnnkitError("ARIMA: no model could be fitted to the training span")
+        self.result, self.seasonal, self.trend = best, seasonal, trend
+
+    def describe(self) -> str:
+        p, d, q = self.order
+        P, D, Q, m = self.seasonal
+        if self.outside:
+            return f"ARIMA({p},{d},{q}) of the lag-{self.m} difference"
+        return f"ARIMA({p},{d},{q})" + (f"({P},{D},{Q}){m}" if m else "")
+
+    def forecast(self, y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        ctx = _quiet()
+        try:
+            m = self.m
+            pred = self.result.apply(y[m:] - y[:-m] if self.outside else y).get_forecast(horizon)
+            mean, var = np.asarray(pred.predicted_mean), np.maximum(np.asarray(pred.var_pred_mean), 0)
+        finally:
+            ctx.__exit__(None, None, None)
+        if self.outside:  # y_{n+h} = z_{n+h} + y_{n+h-m}; the variances add (their covariance left out)
+            for h in range(horizon):
+                if h < m:
+                    mean[h] += y[len(y) - m + h]
+                else:
+                    mean[h] += mean[h - m]
+                    var[h] += var[h - m]
+        return mean, np.sqrt(var)

@@ -1,0 +1,521 @@
+"""Forecasting: ``rnnkit train forecast`` and ``rnnkit forecast``.
+
+Data (:mod:`rnnkit.data.series`): one CSV, one or more series (wide columns or long format), on a
+regular grid. Every series is split in time: the last ``--test`` steps are held out, the
+``--valid`` steps before them choose the best model (early stopping), the rest trains.
+
+What the network sees (design choices, each one a flag):
+
+- **Scaling per series** (:class:`rnnkit.data.series.Scaler`): ``z = (f(y) - mean) / scale`` with
+  ``f = log`` for multiplicative series (``--transform log``) and the scale the mean absolute
+  one-step change over the training span; one global model learns all the series.
+- **Relative to a base forecast** (``--base``): the network predicts ``z_{o+k} - b_k``, where
+  ``b`` is the last value (``last``), the seasonal naive forecast (``seasonal``) or 0 (``none``).
+  The context is given relative to the last value too (unless ``none``), so a series that trends
+  out of its training range still looks familiar.
+- **Inputs per context step**: the target, the past-only covariates (scaled the same way) and
+  sine/cosine calendar features; the calendar features of the forecast steps are the known-future
+  covariates.
+- **Output**: a Gaussian for each step (mean and standard deviation), the point forecast its
+  median; intervals and quantiles are the Gaussian's, mapped back through the scaling (and ``exp``).
+- **Calibration** (``--calibrate``, on by default): the standard deviations are multiplied by one
+  factor, chosen on the validation span so that 80% of its actuals fall inside the 80% intervals
+  (split-conformal style; saved in ``calibration.json``).
+
+After training, the best model is scored by rolling-origin backtesting over the test span (a
+forecast of H steps from every ``--stride``-th origin), beside the baselines of
+:mod:`rnnkit.forecasting` on the very same origins. The run directory gets ``backtest.json``
+(every model's metrics), ``backtest.csv`` (every forecast) and ``forecast.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from rnnkit import config as cfgmod
+from rnnkit.config import field
+from rnnkit.data import series as ser
+from rnnkit.errors import RnnkitError
+from rnnkit.metrics import forecast as fm
+from rnnkit.models.forecaster import Forecaster, ForecasterConfig, gaussian_nll
+from rnnkit.tasks import runs
+from rnnkit.training import TrainConfig, Trainer, checkpoint
+from rnnkit.training.trainer import resolve_device
+
+TASK = "forecast"
+BASELINES = ("naive", "seasonal-naive", "drift", "ets", "arima")
+
+
+@dataclasses.dataclass
+class ForecastDataConfig:
+    """The series, how they are read and split, and what the network is asked to predict."""
+
+    data: str = field("", "CSV file: a time column and value columns (or long format with --id-column)", path=True)
+    target: str = field("", "target column(s), comma-separated; each is a series (default: every column but the "
+                        "time, id and covariates)")
+    time: str = field("", "time column, or two columns such as year,quarter (default: the first column)")
+    id_column: str = field("", "long format: the column naming each series")
+    covariates: str = field("", "past-only covariate columns, comma-separated (inputs, never forecast)")
+    layout: str = field("auto", "CSV layout: wide (time + value columns), long (time, id, value), months (a year "
+                        "column and 12 month columns); auto: months by the header, long with --id-column, else wide",
+                        choices=("auto", "wide", "long", "months"))
+    freq: str = field("auto", "frequency (auto: inferred from the time stamps)", choices=ser.FREQS)
+    season: int = field(0, "season length m for seasonal naive, MASE and --base seasonal (0: from the frequency: "
+                        "12 monthly, 4 quarterly, 52 weekly, 7 daily, 1 yearly)")
+    missing: str = field("interpolate", "missing time steps and values: reported, then interpolated linearly, "
+                         "or an error", choices=("interpolate", "error"))
+    transform: str = field("none", "transform of the target before scaling: log for multiplicative series "
+                           "(seasonal swings that grow with the level)", choices=("none", "log"))
+    horizon: int = field(12, "forecast steps H")
+    context: int = field(0, "context window L in steps (0: the larger of 2 x season and 2 x horizon)")
+    test: int = field(0, "held-out final steps of every series for the backtest (0: 2 x horizon)")
+    valid: int = field(0, "validation steps before the test span, for early stopping (0: horizon)")
+    stride: int = field(1, "steps between rolling forecast origins in the backtest")
+    base: str = field("last", "the network predicts the change from a base forecast: the last value, the "
+                      "seasonal naive forecast, or none (the scaled level)", choices=("last", "seasonal", "none"))
+    batch_size: int = field(32, "windows per training step")
+    calibrate: bool = field(True, "after training, scale the forecast standard deviation so that the 80% "
+                            "intervals cover 80% of the validation span's actuals (a network fitted to few "
+                            "windows is overconfident)")
+    baselines: str = field("naive,seasonal-naive,drift,ets,arima", "baselines scored on the same origins, "
+                           "comma-separated (ets and arima need statsmodels; skipped with a note without it)")
+
+
+@dataclasses.dataclass
+class ForecastTrainConfig(TrainConfig):
+    """The Trainer's options with defaults for small series: many short epochs, early stopping."""
+
+    lr: float = field(3e-3, "peak learning rate")
+    weight_decay: float = field(1e-4, "weight decay (decoupled for adamw)")
+    epochs: int = field(100000, "passes over the training windows (the run is bounded by --max-steps)")
+    max_steps: int = field(2000, "stop after this many optimizer steps (0: no limit)")
+    eval_every: int = field(25, "evaluate every N steps (0: at the end of each epoch)")
+    patience: int = field(16, "stop after this many evaluations without a better validation loss (0: never)")
+    log_every: int = field(25, "write a training record to metrics.jsonl every N steps")
+
+
+def sections() -> dict[str, type]:
+    return {"data": ForecastDataConfig, "model": ForecasterConfig, "train": ForecastTrainConfig}
+
+
+def check_data(d: ForecastDataConfig) -> None:
+    """One-line errors for values no run can use."""
+    if not d.data:
+        raise RnnkitError("--data is required: a CSV file of time series")
+    for name, low in (("horizon", 1), ("context", 0), ("test", 0), ("valid", 0), ("stride", 1),
+                      ("batch_size", 1), ("season", 0)):
+        if getattr(d, name) < low:
+            raise RnnkitError(f"--{name.replace('_', '-')} must be >= {low}, got {getattr(d, name)}")
+    unknown = [b for b in _columns(d.baselines) if b not in BASELINES]
+    if unknown:
+        raise RnnkitError(f"--baselines: unknown {', '.join(unknown)}; expected from {', '.join(BASELINES)}")
+
+
+def _columns(spec: str) -> list[str]:
+    return [c.strip() for c in spec.split(",") if c.strip()]
+
+
+@dataclasses.dataclass
+class Spans:
+    """The resolved sizes: season m, horizon H, context L, test and validation spans."""
+
+    m: int
+    horizon: int
+    context: int
+    test: int
+    valid: int
+
+
+def resolve_spans(d: ForecastDataConfig, freq: str) -> Spans:
+    m = d.season or ser.SEASON[freq]
+    return Spans(m, d.horizon, d.context or max(2 * m, 2 * d.horizon), d.test or 2 * d.horizon,
+                 d.valid or d.horizon)
+
+
+# -- turning series into network inputs -------------------------------------------------------
+
+
+class Prepared:
+    """One series in the network's units: ``z`` (T,), covariates ``c`` (T, C), calendar ``cal``
+    (T + H, K) (known H steps past the end), and the scalers that map them back."""
+
+    def __init__(self, s: ser.Series, scaler: ser.Scaler, cov_scalers: list[ser.Scaler], horizon: int) -> None:
+        self.series, self.scaler, self.cov_scalers = s, scaler, cov_scalers
+        self.z = scaler.forward(s.y)
+        self.c = np.stack([cs.forward(s.covariates[:, j]) for j, cs in enumerate(cov_scalers)], axis=1) \
+            if cov_scalers else np.zeros((len(s), 0))
+        step = 7 if s.freq == "W" else 1
+        stamps = int(s.stamps[0]) + step * np.arange(len(s) + horizon)
+        self.cal = ser.calendar_features(s.freq, stamps)
+
+
+def windows(p: Prepared, starts: list[int], sp: Spans, base: str) -> dict[str, Tensor]:
+    """The network's inputs for forecasts from each origin in ``starts``: ``context`` (N, L, I),
+    ``known`` (N, H, K), ``base`` (N, H) the base forecast in z units, ``target`` (N, H) the change
+    from it (NaN past the end of the series)."""
+    L, H = sp.context, sp.horizon
+    o = np.asarray(starts)
+    idx = ser.window_indices(o, L)  # (N, L)
+    ref = p.z[o - 1] if base != "none" else np.zeros(len(o))
+    feats = [(p.z[idx] - ref[:, None])[..., None]]
+    if p.c.shape[1]:
+        cref = p.c[o - 1] if base != "none" else np.zeros((len(o), p.c.shape[1]))
+        feats.append(p.c[idx] - cref[:, None, :])
+    feats.append(p.cal[idx])
+    fut = o[:, None] + np.arange(H)[None, :]  # (N, H)
+    if base == "seasonal":
+        b = np.stack([ser.seasonal_base(p.z, int(k), H, sp.m) for k in o])
+    else:
+        b = np.repeat(ref[:, None], H, axis=1)
+    zf = np.full((len(o), H), np.nan)
+    inside = fut < len(p.z)
+    zf[inside] = p.z[fut[inside]]
+    as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+    return {"context": as_t(np.concatenate(feats, axis=-1)), "known": as_t(p.cal[fut]), "base": as_t(b),
+            "target": as_t(zf - b)}
+
+
+def _cat(parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+
+
+class ForecastTask:
+    """Training windows reshuffled every epoch (seeded); validation on the forecasts from every
+    origin of the validation span."""
+
+    unit = "win"
+
+    def __init__(self, prepared: list[Prepared], splits: list[ser.Split], sp: Spans, d: ForecastDataConfig,
+                 seed: int) -> None:
+        self.cfg, self.sp, self.seed = d, sp, seed
+        train, valid = [], []
+        for p, s in zip(prepared, splits):
+            train.append(windows(p, list(range(sp.context, s.valid_start - sp.horizon + 1)), sp, d.base))
+            valid.append(windows(p, list(range(s.valid_start, s.test_start - sp.horizon + 1)), sp, d.base))
+        self.train, self.valid = _cat(train), _cat(valid)
+        self.n = self.train["target"].shape[0]
+
+    def num_batches(self) -> int:
+        return -(-self.n // self.cfg.batch_size)
+
+    def start_epoch(self, epoch: int) -> None:
+        pass
+
+    def batches(self, epoch: int, start: int) -> Iterator[dict[str, Tensor]]:
+        order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+        B = self.cfg.batch_size
+        for i in range(start, self.num_batches()):
+            idx = order[i * B : (i + 1) * B]
+            yield {k: v[idx] for k, v in self.train.items()}
+
+    def train_step(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, int]:
+        dev = next(model.parameters()).device
+        target = batch["target"].to(dev)
+        mu, sigma = model(batch["context"].to(dev), batch["known"].to(dev), teacher=target)
+        return gaussian_nll(mu, sigma, target), target.shape[0]
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]:
+        dev = next(model.parameters()).device
+        target = self.valid["target"].to(dev)
+        mu, sigma = model(self.valid["context"].to(dev), self.valid["known"].to(dev))
+        return {"loss": float(gaussian_nll(mu, sigma, target)), "mae_z": float((mu - target).abs().mean())}
+
+    def describe(self, loss: float) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+# -- reading and preparing ---------------------------------------------------------------------
+
+
+def read(d: ForecastDataConfig, path: str | None = None, quiet: bool = False) -> ser.SeriesSet:
+    """The series of ``d.data`` (or ``path``), with the missing-data notes printed."""
+    data = ser.read_series(path or d.data, d.target, d.time, d.id_column, d.covariates, d.layout, d.freq, d.missing)
+    if not quiet:
+        for note in data.notes:
+            print(f"note: {note}", file=sys.stderr)
+    if d.transform == "log":
+        for s in data.series:
+            ser.check_positive(s, s.name)
+    return data
+
+
+def fit_scalers(d: ForecastDataConfig, s: ser.Series, train_end: int) -> tuple[ser.Scaler, list[ser.Scaler]]:
+    """The scalers of a series and its covariates, from its training span only."""
+    scaler = ser.Scaler.fit(s.y[:train_end], d.transform == "log")
+    covs = [ser.Scaler.fit(s.covariates[:train_end, j], False) for j in range(s.covariates.shape[1])]
+    return scaler, covs
+
+
+# -- forecasting with the network and the baselines --------------------------------------------
+
+
+def network_forecast(model: Forecaster, p: Prepared, starts: list[int], sp: Spans, base: str, factor: float = 1.0
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Point forecasts (N, H) and quantiles (N, H, Q) in the series' units, from each origin;
+    ``factor`` multiplies the standard deviations (the calibration)."""
+    w = windows(p, starts, sp, base)
+    dev = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        mu, sigma = model(w["context"].to(dev), w["known"].to(dev))
+    mu = (mu.cpu().double() + w["base"].double()).numpy()
+    q = fm.gaussian_quantiles(mu, factor * sigma.cpu().double().numpy())
+    return p.scaler.inverse(mu), p.scaler.inverse(q)
+
+
+def make_baselines(names: list[str], m: int, quiet: bool = False) -> list[Any]:
+    from rnnkit.forecasting import baselines as bl
+    from rnnkit.forecasting import statistical as st
+
+    out: list[Any] = []
+    for name in names:
+        if name in ("ets", "arima") and not st.have_statsmodels():
+            if not quiet:
+                print(f'note: baseline {name} skipped: it needs statsmodels (pip install "rnnkit[forecast]")',
+                      file=sys.stderr)
+            continue
+        out.append({"naive": bl.Naive, "drift": bl.Drift}[name]() if name in ("naive", "drift") else
+                   bl.SeasonalNaive(m) if name == "seasonal-naive" else
+                   st.ETS(m) if name == "ets" else st.ARIMA(m))
+    return out
+
+
+def baseline_forecast(b: Any, v: np.ndarray, scaler: ser.Scaler, starts: list[int], H: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """A baseline's point forecasts (N, H) and quantiles (N, H, Q) from each origin; ``v`` is the
+    transformed series (``log y`` or ``y``), the space every baseline works in."""
+    means, qs = [], []
+    for o in starts:
+        mean, std = b.forecast(v[:o], H)
+        q = fm.gaussian_quantiles(mean, std)
+        means.append(mean)
+        qs.append(q)
+    inv = np.exp if scaler.log else (lambda a: a)
+    return inv(np.array(means)), inv(np.array(qs))
+
+
+def calibration_factor(model: Forecaster, task: ForecastTask) -> float:
+    """The factor on sigma that makes the 80% intervals cover 80% of the validation targets:
+    the 0.8 quantile of ``|target - mu| / sigma`` over the 0.9 quantile of the standard normal."""
+    from rnnkit.forecasting.statistical import Z80
+
+    dev = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        mu, sigma = model(task.valid["context"].to(dev), task.valid["known"].to(dev))
+    r = ((task.valid["target"].to(dev) - mu).abs() / sigma).flatten().double().cpu().numpy()
+    return float(np.quantile(r, 0.8) / Z80)
+
+
+def backtest(model: Forecaster, prepared: list[Prepared], splits: list[ser.Split], sp: Spans,
+             d: ForecastDataConfig, quiet: bool = False, factor: float = 1.0) -> dict[str, Any]:
+    """Rolling-origin evaluation over the test span of every series: the network and the baselines
+    on the same origins. Returns metrics per model (over all series), per model and series, the
+    forecasts, and the baselines' chosen forms."""
+    names = _columns(d.baselines)
+    per_model: dict[str, dict[str, list[np.ndarray]]] = {}
+    rows: list[dict[str, Any]] = []
+    per_series: dict[str, dict[str, dict[str, float]]] = {}
+    forms: dict[str, dict[str, str]] = {}
+
+    def add(model_name: str, s: ser.Series, starts: list[int], f: np.ndarray, q: np.ndarray, scale: float) -> None:
+        y = np.stack([s.y[o : o + sp.horizon] for o in starts])
+        acc = per_model.setdefault(model_name, {"y": [], "f": [], "q": [], "scale": []})
+        acc["y"].append(y)
+        acc["f"].append(f)
+        acc["q"].append(q)
+        acc["scale"].append(np.full(len(starts), scale))
+        per_series.setdefault(s.name, {})[model_name] = fm.summary(y, f, q, np.full(len(starts), scale))
+        for i, o in enumerate(starts):
+            for k in range(sp.horizon):
+                rows.append({"series": s.name, "model": model_name, "origin": s.label(o), "step": k + 1,
+                             "time": s.label(o + k), "actual": y[i, k], "forecast": f[i, k],
+                             "lo80": q[i, k, fm.LOW], "hi80": q[i, k, fm.HIGH]})
+
+    for p, split in zip(prepared, splits):
+        s = p.series
+        starts = ser.origins(split.test_start, split.n, sp.horizon, d.stride)
+        scale = fm.seasonal_naive_scale(s.y[: split.test_start], sp.m)
+        f, q = network_forecast(model, p, starts, sp, d.base, factor)
+        add("rnn", s, starts, f, q, scale)
+        v = np.log(s.y) if p.scaler.log else s.y
+        for b in make_baselines(names, sp.m, quiet):
+            b.fit(v[: split.test_start])
+            if hasattr(b, "describe"):
+                forms.setdefault(s.name, {})[b.name] = b.describe()
+            bf, bq = baseline_forecast(b, v, p.scaler, starts, sp.horizon)
+            add(b.name, s, starts, bf, bq, scale)
+    overall = {name: fm.summary(np.concatenate(a["y"]), np.concatenate(a["f"]), np.concatenate(a["q"]),
+                                np.concatenate(a["scale"])) for name, a in per_model.items()}
+    return {"overall": overall, "series": per_series, "forms": forms, "rows": rows}
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    """A markdown table of models x metrics."""
+    cols = ("mase", "smape", "mae", "rmse", "coverage80", "crps")
+    lines = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for name, r in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{r[c]:.4g}" if c in r else "-" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["series"])
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+# -- train -------------------------------------------------------------------------------------
+
+
+def setup(d: ForecastDataConfig, quiet: bool = False
+          ) -> tuple[ser.SeriesSet, Spans, list[ser.Split], list[Prepared]]:
+    """Read, split, scale: everything the task and the backtest need."""
+    check_data(d)
+    data = read(d, quiet=quiet)
+    sp = resolve_spans(d, data.freq)
+    splits, prepared = [], []
+    for s in data.series:
+        split = ser.split_spans(s, sp.horizon, sp.test, sp.valid, sp.context, s.name)
+        scaler, covs = fit_scalers(d, s, split.valid_start)
+        splits.append(split)
+        prepared.append(Prepared(s, scaler, covs, sp.horizon))
+    return data, sp, splits, prepared
+
+
+def model_config(model: ForecasterConfig, prepared: list[Prepared], sp: Spans) -> ForecasterConfig:
+    p = prepared[0]
+    return dataclasses.replace(model, input_size=1 + p.c.shape[1] + p.cal.shape[1], known_size=p.cal.shape[1],
+                               out_steps=sp.horizon)
+
+
+def _scalers_meta(prepared: list[Prepared]) -> dict[str, Any]:
+    return {p.series.name: {"y": dataclasses.asdict(p.scaler), "covariates": [dataclasses.asdict(c)
+                                                                              for c in p.cov_scalers]}
+            for p in prepared}
+
+
+def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Train into ``run_dir``, then backtest the best model beside the baselines; returns the
+    Trainer's summary with ``"test"`` (the network's metrics) and ``"backtest"`` (every model's)."""
+    d, model_cfg, train_cfg = configs["data"], configs["model"], configs["train"]
+    train_cfg.validate()
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
+    data, sp, splits, prepared = setup(d, quiet)
+    with runs.lock(run_dir):
+        task = ForecastTask(prepared, splits, sp, d, train_cfg.seed)
+        model_cfg = model_config(model_cfg, prepared, sp)
+        torch.manual_seed(train_cfg.seed)
+        try:
+            model = Forecaster(model_cfg)
+        except (ValueError, TypeError) as e:
+            raise RnnkitError(f"model options: {cfgmod.as_flags(str(e), ForecasterConfig)}") from None
+        resolved = {"task": TASK, "data": cfgmod.to_dict(d), "model": cfgmod.to_dict(model_cfg),
+                    "train": cfgmod.to_dict(train_cfg)}
+        runs.write_config(run_dir, resolved)
+        say(f"run {run_dir}: {len(data.series)} series ({data.freq}, m={sp.m}), horizon {sp.horizon}, context "
+            f"{sp.context}; {task.n} training / {task.valid['target'].shape[0]} validation windows; "
+            f"{model_cfg.num_layers}x{model_cfg.hidden_size} {model_cfg.cell.upper()} ({model_cfg.decoder}), "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters")
+        meta = {"task": TASK, "config": resolved, "scalers": _scalers_meta(prepared),
+                "title": f"forecast: {Path(d.data).name} ({run_dir.name})"}
+        try:
+            trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
+        except (ValueError, TypeError) as e:
+            raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
+        summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+        model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
+        model.eval()
+        factor = calibration_factor(model, task) if d.calibrate else 1.0
+        (run_dir / "calibration.json").write_text(json.dumps({"sigma_factor": factor}) + "\n", encoding="utf-8")
+        res = backtest(model, prepared, splits, sp, d, quiet, factor)
+        summary["test"] = res["overall"]["rnn"]
+        summary["backtest"] = {k: v for k, v in res.items() if k != "rows"} | {"sigma_factor": factor}
+        trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
+        (run_dir / "backtest.json").write_text(json.dumps(summary["backtest"], indent=2) + "\n", encoding="utf-8")
+        write_rows(run_dir / "backtest.csv", res["rows"])
+        from rnnkit.forecasting.plot import plot_backtest
+
+        plot_backtest(prepared, splits, sp, res["rows"], run_dir / "forecast.png", Path(d.data).name)
+        say(f"backtest over the last {sp.test} steps, {sp.horizon}-step forecasts from origins {d.stride} step(s) "
+            f"apart (best model, sigma x {factor:.3g}):\n" + table(res["overall"]))
+    return summary
+
+
+# -- forecast with a trained run ----------------------------------------------------------------
+
+
+def load_run(run: str | Path, device: str = "cpu") -> tuple[Forecaster, dict[str, Any], dict[str, Any], Path]:
+    """``(model in eval mode, resolved config, scalers by series, checkpoint path)`` of a forecast run."""
+    dev = resolve_device(device)
+    path = runs.find_checkpoint(run)
+    ckpt = checkpoint.load(path)
+    if ckpt.get("task") != TASK:
+        raise RnnkitError(f"checkpoint {path} is from a {ckpt.get('task')!r} run, not a forecast run")
+    try:
+        conf = ckpt["config"]
+        model = Forecaster(cfgmod.build(ForecasterConfig, conf["model"], f"{path} (model config)", internal=True))
+        model.load_state_dict(ckpt["model"])
+        scalers = ckpt["scalers"]
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise RnnkitError(f"checkpoint {path} lacks a valid model ({str(e).splitlines()[0]})") from None
+    return model.to(dev).eval(), conf, scalers, path
+
+
+def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | Path | None = None,
+                  device: str = "cpu") -> list[dict[str, Any]]:
+    """Forecast H steps past the end of every series in ``data_path`` with a trained run; write the
+    forecasts with 80% intervals to ``out`` (CSV: series, time, step, forecast, lo80, hi80)."""
+    model, conf, scalers, path = load_run(run, device)
+    d = cfgmod.build(ForecastDataConfig, conf["data"], f"{path} (data config)", internal=True)
+    calib = path.parent / "calibration.json"
+    factor = json.loads(calib.read_text(encoding="utf-8"))["sigma_factor"] if calib.is_file() else 1.0
+    data = read(d, data_path)
+    sp = resolve_spans(d, data.freq)
+    rows: list[dict[str, Any]] = []
+    prepared = []
+    for s in data.series:
+        if len(s) < sp.context:
+            raise RnnkitError(f"{data_path}: column {s.name!r}: too little history: {len(s)} rows, the context "
+                              f"window needs {sp.context}")
+        known = scalers.get(s.name)
+        if known is None:
+            print(f"note: series {s.name!r} was not in the training data: scaled by its own history", file=sys.stderr)
+            scaler, covs = fit_scalers(d, s, len(s))
+        else:
+            scaler = ser.Scaler(**known["y"])
+            covs = [ser.Scaler(**c) for c in known["covariates"]]
+        if len(covs) != s.covariates.shape[1]:
+            raise RnnkitError(f"{data_path}: {s.covariates.shape[1]} covariate columns, the run was trained with "
+                              f"{len(covs)}")
+        p = Prepared(s, scaler, covs, sp.horizon)
+        prepared.append(p)
+        f, q = network_forecast(model, p, [len(s)], sp, d.base, factor)
+        for k in range(sp.horizon):
+            rows.append({"series": s.name, "time": s.label(len(s) + k), "step": k + 1, "forecast": f[0, k],
+                         "lo80": q[0, k, fm.LOW], "hi80": q[0, k, fm.HIGH]})
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    write_rows(Path(out), rows)
+    if plot:
+        from rnnkit.forecasting.plot import plot_future
+
+        plot_future(prepared, sp, rows, Path(plot), Path(data_path).name)
+    return rows

@@ -1,0 +1,129 @@
+"""Reading series CSVs: layouts, time stamps, frequency, gaps, splits, and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit.data import series as ser
+from rnnkit.errors import RnnkitError
+
+
+def write(tmp_path: Path, text: str, name: str = "s.csv") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("text,kind", [("1950", "Y"), ("1950-03", "M"), ("1950Q2", "Q"), ("1950-Q2", "Q"),
+                                       ("1950-03-04", "D"), ("19500304", "D"), ("17", "index")])
+def test_parse_stamp_kinds(text, kind):
+    assert ser.parse_stamp(text)[0] == kind
+
+
+def test_stamps_round_trip():
+    for freq, text in (("Y", "1950"), ("M", "1950-03"), ("Q", "1950-Q2"), ("D", "1950-03-04")):
+        assert ser.format_stamp(ser.parse_stamp(text)[1], freq) == text
+
+
+def test_wide_two_targets_and_a_covariate(tmp_path):
+    p = write(tmp_path, "t,a,b,x\n2000-01,1,10,5\n2000-02,2,20,6\n2000-03,3,30,7\n")
+    data = ser.read_series(p, target="a,b", covariates="x")
+    assert data.freq == "M" and [s.name for s in data.series] == ["a", "b"]
+    assert data.series[1].y.tolist() == [10, 20, 30]
+    assert data.series[0].covariates[:, 0].tolist() == [5, 6, 7]
+    assert data.series[0].label(3) == "2000-04"  # a future step
+
+
+def test_long_format_groups_by_id(tmp_path):
+    p = write(tmp_path, "id,t,y\nu,2000,1\nu,2001,2\nv,1990,7\nv,1991,8\nv,1992,9\n")
+    data = ser.read_series(p, target="y", time="t", id_column="id")
+    assert [(s.name, len(s)) for s in data.series] == [("u", 2), ("v", 3)]
+    assert data.freq == "Y"
+
+
+def test_dates_weekly_and_monthly_inferred(tmp_path):
+    weekly = write(tmp_path, "d,y\n20000101,1\n20000108,2\n20000122,4\n", "w.csv")
+    data = ser.read_series(weekly, missing="interpolate")
+    s = data.series[0]
+    assert data.freq == "W" and s.y.tolist() == [1, 2, 3, 4]  # the missing week inserted and interpolated
+    assert "missing time step" in data.notes[0]
+    monthly = write(tmp_path, "d,y\n2000-01-01,1\n2000-02-01,2\n2000-03-01,3\n", "m.csv")
+    assert ser.read_series(monthly).freq == "M"
+
+
+def test_year_and_quarter_columns(tmp_path):
+    p = write(tmp_path, "year,quarter,gdp\n1959,1,1\n1959,2,2\n1959,3,3\n1959,4,4\n1960,1,5\n")
+    data = ser.read_series(p, time="year,quarter", target="gdp")
+    assert data.freq == "Q" and data.series[0].label(4) == "1960-Q1"
+
+
+def test_missing_values_reported_then_interpolated_or_refused(tmp_path):
+    p = write(tmp_path, "t,y\n2000,1\n2001,\n2002,NA\n2003,4\n")
+    data = ser.read_series(p)
+    assert data.series[0].y.tolist() == [1, 2, 3, 4]
+    assert "2 missing value(s) (first at line 3)" in data.notes[0]
+    with pytest.raises(RnnkitError, match=r"column 'y': 2 missing value"):
+        ser.read_series(p, missing="error")
+
+
+@pytest.mark.parametrize("body,match", [
+    ("t,y\n2000,1\n2002,2\n2001,3\n", r"s\.csv:4: column 't': time stamp '2001' comes before '2002' \(line 3\)"),
+    ("t,y\n2000,1\n2001,2\n2001,3\n", r"s\.csv:4: column 't': duplicated time stamp '2001' \(also at line 3\)"),
+    ("t,y\n2000,1\n2001,abc\n", r"s\.csv:3: column 'y': expected a number, got 'abc'"),
+    ("t,y\n2000,1\nyesterday,2\n", r"s\.csv:3: column 't': expected a time stamp"),
+    ("t,y\n2000,1\n2001,2,3\n", r"s\.csv:3: expected 2 fields"),
+])
+def test_bad_input_names_line_and_column(tmp_path, body, match):
+    with pytest.raises(RnnkitError, match=match):
+        ser.read_series(write(tmp_path, body))
+
+
+def test_unknown_column_lists_the_header(tmp_path):
+    with pytest.raises(RnnkitError, match=r"no column 'z' \(--target\); the header has 't', 'y'"):
+        ser.read_series(write(tmp_path, "t,y\n2000,1\n"), target="z")
+
+
+def test_months_layout_on_elnino(data_dir):
+    data = ser.read_series(data_dir / "forecasting" / "elnino.csv")
+    s = data.series[0]
+    assert data.freq == "M" and len(s) == 61 * 12
+    assert s.label(0) == "1950-01" and s.label(len(s) - 1) == "2010-12"
+    assert s.y[1] == pytest.approx(24.2) and s.y[-1] == pytest.approx(22.07)
+
+
+def test_split_errors_name_the_column_and_rows(tmp_path):
+    s = ser.read_series(write(tmp_path, "t,y\n" + "".join(f"{2000 + i},{i}\n" for i in range(20)))).series[0]
+    with pytest.raises(RnnkitError, match=r"--horizon 6 is longer than the test span \(--test 4 steps\) of column 'y'"):
+        ser.split_spans(s, 6, 4, 6, 4, "y")
+    with pytest.raises(RnnkitError, match=r"column 'y'.*too little history: 12 steps \(rows at lines 2-13\).*needs 14"):
+        ser.split_spans(s, 4, 4, 4, 10, "y")
+    split = ser.split_spans(s, 4, 4, 4, 4, "y")
+    assert (split.valid_start, split.test_start, split.n) == (12, 16, 20)
+
+
+def test_origins_cover_the_span_and_end_with_the_last():
+    assert ser.origins(10, 20, 4, 1) == list(range(10, 17))
+    assert ser.origins(10, 20, 4, 4) == [10, 14, 16]
+    assert ser.origins(10, 12, 4, 1) == []
+
+
+def test_scaler_round_trip_and_scale():
+    y = np.array([1.0, 2.0, 4.0, 8.0])
+    sc = ser.Scaler.fit(y, log=True)
+    assert sc.scale == pytest.approx(np.log(2))
+    assert np.allclose(sc.inverse(sc.forward(y)), y)
+
+
+def test_calendar_features_are_periodic():
+    cal = ser.calendar_features("M", np.arange(24))
+    assert cal.shape == (24, 2) and np.allclose(cal[:12], cal[12:])
+    assert ser.calendar_features("Y", np.arange(5)).shape == (5, 0)
+
+
+def test_seasonal_base():
+    z = np.arange(10.0)
+    assert ser.seasonal_base(z, 8, 5, 4).tolist() == [4, 5, 6, 7, 4]
+    assert ser.seasonal_base(z, 8, 3, 1).tolist() == [7, 7, 7]
