@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import torch
 
 from rnnkit.data import tagschemes
 from rnnkit.models.crf import CRF
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread (no synchronisation cost); the previous setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 LABELS = ["B-A", "E-A", "I-A", "O", "S-A"]
 

@@ -12,6 +12,15 @@ from rnnkit.models.charfeatures import CASING, CharEncoder, casing
 from rnnkit.models.tagger import SequenceTagger, TaggerBatch, TaggerConfig
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread (no synchronisation cost); the previous setting is restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def test_reverse_within_is_an_involution():
     x = torch.arange(12.0).view(2, 6, 1)
     r = reverse_within(x, torch.tensor([6, 3]))
