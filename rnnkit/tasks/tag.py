@@ -263,7 +263,7 @@ class TagTask:
         return {"best_score": self.best_score}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best_score = state["best_score"]
+        self.best_score = state.get("best_score", -1.0)
 
 
 def score_key(enc: Encoder) -> str:
