@@ -63,3 +63,20 @@ def test_detector_mixed_schemes_name_both_places():
     d = ts.SchemeDetector()
     with pytest.raises(RnnkitError, match=r"f:2: mixed tag schemes: tag 'B-PER'.* f:1 \(NOUN\) reads as plain tags"):
         d.add(["NOUN", "B-PER"], ["f:1", "f:2"])
+
+
+def test_real_conll2003_reads_as_iob1_and_converts_losslessly(data_dir):
+    from rnnkit.data.conll import read_conll
+
+    sents = read_conll(data_dir / "conll2003" / "eng.testb")
+    d = ts.SchemeDetector()
+    for s in sents:
+        d.add(s.tags, [s.where(i) for i in range(len(s.tags))])
+    assert d.scheme == "iob1"
+    entities = 0
+    for s in sents:
+        bioes = ts.convert(s.tags, "iob1", "bioes")
+        assert ts.is_valid(bioes, "bioes")
+        assert ts.chunks(bioes, "bioes") == ts.chunks(s.tags, "iob1")
+        entities += len(ts.chunks(s.tags, "iob1"))
+    assert entities == 5648  # the test set's published entity count
