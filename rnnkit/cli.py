@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnkit.models.sampling import SampleConfig
     from rnnkit.tasks import lm
 
-    t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, tag, classify)",
+    t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, tag, classify, translate, "
+                                     "caption)",
                        description="Train a model for a task.")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
@@ -93,6 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
                                      "relative to the recipe file.")
     options.add_train_flags(tc, classify.sections(), "classify")
 
+    from rnnkit.tasks import translate
+
+    tr = tsub.add_parser("translate", help="encoder-decoder with attention on sentence pairs (translation)",
+                         description="Train a sequence-to-sequence model on sentence pairs: --data pairs.tsv "
+                                     "(source<TAB>target) or line-aligned --source and --target files (.gz read "
+                                     "too). Word or BPE tokenisers are learnt on the training pairs; validation and "
+                                     "test sets come from their own files or are held out. A (bi)directional "
+                                     "encoder, an attention decoder (bahdanau, dot, general or none). The test set "
+                                     "is translated with best.pt by beam search and greedily: BLEU and chrF "
+                                     "(sacrebleu), test.beam.txt, attention.png. Writes config.json, metrics.jsonl, "
+                                     "curves.png, last.pt and best.pt. Recipe data paths are relative to the recipe.")
+    options.add_train_flags(tr, translate.sections(), translate.TASK)
+    from rnnkit.tasks import caption
+
+    tcap = tsub.add_parser("caption", help="caption images of 1-4 handwritten digits in words (one-to-many)",
+                           description="Train a captioner (a small CNN, an attention decoder) on images composed of "
+                                       "1-4 of scikit-learn's handwritten digits, captioned in words ('three one "
+                                       "four'); test images use digit images never seen in training. The test set "
+                                       "is captioned with best.pt by beam search: exact match, BLEU and chrF. Writes "
+                                       "config.json, metrics.jsonl, curves.png, last.pt and best.pt.")
+    options.add_train_flags(tcap, caption.sections(), caption.TASK)
+
     s = sub.add_parser("sample", help="generate text from a trained language model",
                        description="Generate text from a run (its best.pt, else last.pt), streamed as it "
                                    "is produced.")
@@ -128,6 +151,21 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--output", default=None, metavar="FILE", help="write the JSON lines here (default: stdout)")
     pr.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default: 256)")
     pr.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+
+    from rnnkit.models.decoding import DecodeConfig
+
+    tx = sub.add_parser("translate", help="translate sentences with a trained translation run",
+                        description="Translate TEXT arguments, or stdin one sentence per line, with a run's best.pt "
+                                    "(else last.pt); one translation per line on stdout. Unknown words are read as "
+                                    "<unk> (counted on stderr); a sentence longer than the run's --max-len is an "
+                                    "error.")
+    tx.add_argument("run", help="run directory or checkpoint file")
+    tx.add_argument("text", nargs="*", help="sentences to translate (default: stdin, one per line)")
+    tx.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default: 64)")
+    tx.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    tx.add_argument("--heatmap", default=None, metavar="PNG", help="also write the attention heatmap of the first "
+                    "sentence to this PNG")
+    add_flags(tx, DecodeConfig, "decoding options (default: the run's)")
 
     g = sub.add_parser("gradflow", help="gradient norm through time (vanishing gradients) as a PNG",
                        description="Measure ||dL/dh_t|| for every step t of trained many-to-one runs (adding, "
@@ -236,6 +274,29 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _translate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rnnkit.config import build, given_flags
+    from rnnkit.models.decoding import DecodeConfig
+    from rnnkit.tasks import runs, translate
+    from rnnkit.training import checkpoint
+
+    if args.batch_size < 1:
+        raise RnnkitError(f"--batch-size must be >= 1, got {args.batch_size}")
+    saved = checkpoint.load(runs.find_checkpoint(args.run)).get("config", {}).get("decode", {})
+    decode = build(DecodeConfig, {**saved, **given_flags(args, DecodeConfig)}, "decoding options")
+    decode.validate()
+    lines = args.text or [line.rstrip("\r\n") for line in sys.stdin]
+    name = "argument" if args.text else "stdin"
+    out = translate.translate_lines(args.run, lines, decode, args.device, args.batch_size, name,
+                                    Path(args.heatmap) if args.heatmap else None,
+                                    lambda msg: print(msg, file=sys.stderr))
+    for line in out:
+        print(line)
+    return 0
+
+
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "bench":
         return _bench(parser, args)
@@ -260,6 +321,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             run_dir, configs, resume = tag.resolve_configs(args)
             tag.train(run_dir, configs, resume=resume)
             return 0
+        if args.task == "translate":
+            from rnnkit.tasks import options, translate
+
+            run_dir, configs, resume = options.resolve_configs(args, translate.TASK, translate.sections())
+            translate.train(run_dir, configs, resume=resume)
+            return 0
+        if args.task == "caption":
+            from rnnkit.tasks import caption, options
+
+            run_dir, configs, resume = options.resolve_configs(args, caption.TASK, caption.sections())
+            caption.train(run_dir, configs, resume=resume)
+            return 0
         from rnnkit.tasks import memory, options
 
         run_dir, configs, resume = options.resolve_configs(args, args.task, memory.sections(args.task))
@@ -271,6 +344,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _evaluate(args)
     if args.command == "predict":
         return _predict(args)
+    if args.command == "translate":
+        return _translate(args)
     if args.command == "gradflow":
         from rnnkit.tasks import report
 

@@ -37,6 +37,9 @@ def test_recipe_loads(path: Path):
     if tables["task"] == "tag":
         _check_tag_recipe(path, where, tables)
         return
+    if tables["task"] in ("translate", "caption"):
+        check_seq2seq_recipe(path, where.parent, tables)
+        return
     assert tables["task"] == "lm"
     configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent)
                for name, cls in SECTIONS.items()}
@@ -69,6 +72,33 @@ def _check_classify_recipe(path: Path, where: Path, tables: dict) -> None:
     SequenceClassifier(dataclasses.replace(configs["model"], vocab_size=100 if text else 0,
                                            input_size=0 if text else 12, num_classes=3))
     configs["train"].validate()
+
+
+def check_seq2seq_recipe(path: Path, folder: Path, tables: dict) -> None:
+    """translate / caption: the sections build, the model builds, the data files exist."""
+    import dataclasses
+
+    from rnnkit.models.captioner import Captioner
+    from rnnkit.models.seq2seq import Seq2Seq
+    from rnnkit.tasks import caption, translate
+
+    module = translate if tables["task"] == "translate" else caption
+    configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), folder, name)
+               for name, cls in module.sections().items()}
+    configs["train"].validate()
+    configs["decode"].validate()
+    if module is caption:
+        caption.check_data(configs["data"])
+        Captioner(dataclasses.replace(configs["model"], vocab_size=len(caption.VOCAB)))
+        return
+    translate.check_data(configs["data"])
+    for f in dataclasses.fields(configs["data"]):
+        value = getattr(configs["data"], f.name)
+        if f.metadata.get("path") and value:
+            assert Path(value).resolve().is_relative_to(DATA.resolve()), value
+            if DATA.is_dir():
+                assert Path(value).is_file(), value
+    Seq2Seq(dataclasses.replace(configs["model"], src_vocab=100, tgt_vocab=100))
 
 
 def _check_tag_recipe(path: Path, where: Path, tables: dict) -> None:

@@ -1,0 +1,75 @@
+"""`rnnkit train translate` and `rnnkit translate` end to end on a slice of Tatoeba eng-fra."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from rnnkit.cli import main
+from rnnkit.data.parallel import read_pairs
+from rnnkit.tasks import translate
+
+pytest.importorskip("tokenizers")
+pytest.importorskip("sacrebleu")
+
+SMALL = ["--embed-size", "32", "--hidden-size", "32", "--no-progress", "--log-every", "5", "--threads", "1",
+         "--device", "cpu", "--eval-batch-size", "64"]
+
+
+def records(run: Path) -> list[dict]:
+    return [json.loads(r) for r in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_tatoeba_slice_trains_translates_and_resumes(data_dir: Path, tmp_path: Path, capsys, monkeypatch):
+    pairs = data_dir / "tatoeba-eng-fra-5k" / "eng-fra.txt"
+    run = tmp_path / "tatoeba"
+    assert main(["train", "translate", "--data", str(pairs), "--limit", "600", "--held-out", "40", "--out", str(run),
+                 *SMALL, "--tokenizer", "bpe", "--vocab-size", "400", "--max-steps", "30", "--eval-every", "15",
+                 "--batch-size", "32", "--lr", "5e-3", "--beam-size", "3", "--max-length", "20"]) == 0
+    test = [r for r in records(run) if r["split"] == "test"][-1]
+    assert test["sentences"] == 40 and 0 <= test["bleu"] <= 100 and 0 <= test["chrf"] <= 100
+    assert 0 <= test["beam_below_greedy"] <= 1 and test["loss"] < 7  # below the uniform guess over 400 pieces
+    valid = [r["loss"] for r in records(run) if r["split"] == "valid"]
+    assert valid[-1] < valid[0]
+    assert {"config.json", "curves.png", "best.pt", "last.pt", "test.beam.txt", "attention.png"} <= \
+        {p.name for p in run.iterdir()}
+    assert len((run / "test.beam.txt").read_text().splitlines()) == 40
+    capsys.readouterr()
+    assert main(["translate", str(run), "Go.", "I'm tired.", "--beam-size", "1", "--heatmap",
+                 str(tmp_path / "h.png")]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2 and (tmp_path / "h.png").stat().st_size > 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("Go.\nRun!\nWe won.\n"))
+    assert main(["translate", str(run)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    monkeypatch.setattr("sys.stdin", io.StringIO("Go.\n" + "word " * 120 + "\n"))
+    assert main(["translate", str(run)]) == 2
+    assert re.search(r"stdin:2: \d+ tokens, more than the run's --max-len 100", capsys.readouterr().err)
+    # a resumed run keeps its tokenisers and continues
+    assert main(["train", "translate", "--out", str(run), "--resume", "--max-steps", "34", "--no-progress"]) == 0
+    assert [r for r in records(run) if r["split"] == "valid"][-1]["step"] == 34
+
+
+def test_held_out_splits_and_parallel_files(tmp_path: Path, capsys):
+    src = tmp_path / "train.de"
+    tgt = tmp_path / "train.en"
+    src.write_text("".join(f"satz {i} .\n" for i in range(30)), encoding="utf-8")
+    tgt.write_text("".join(f"sentence {i} .\n" for i in range(30)), encoding="utf-8")
+    cfg = translate.TranslateDataConfig(source=str(src), target=str(tgt), held_out=5)
+    splits = translate.read_splits(cfg)
+    assert [len(splits[k][0]) for k in ("train", "valid", "test")] == [20, 5, 5]
+    seen = set(splits["train"][0]) | set(splits["valid"][0]) | set(splits["test"][0])
+    assert len(seen) == 30 and splits["valid"][0][0].replace("satz", "sentence") == splits["valid"][1][0]
+    short = tmp_path / "short.en"
+    short.write_text("one .\n", encoding="utf-8")
+    assert main(["train", "translate", "--source", str(src), "--target", str(short), "--out",
+                 str(tmp_path / "r")]) == 2
+    assert "has 30 lines" in capsys.readouterr().err
+    assert main(["train", "translate", "--data", str(src), "--out", str(tmp_path / "r2")]) == 2
+    assert f"{src}:1: expected 'source<TAB>target', found no tab" in capsys.readouterr().err
+    with pytest.raises(Exception, match="give --data or --source/--target, not both"):
+        translate.read_splits(translate.TranslateDataConfig(data=str(src), source=str(src), target=str(tgt)))
+    assert read_pairs  # the reader the task uses
