@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.backends import fused, reference
-from rnnkit.backends.select import BACKENDS, choose
+from rnnkit.backends.select import BACKENDS, BackendFallbackWarning, choose
 from rnnkit.layers.checks import check_input, check_lengths, check_state
 from rnnkit.state import map_state, zip_states
 
@@ -173,7 +173,17 @@ class RecurrentBase(nn.Module):
         backend = self._backend_for(x)
         self.backend_used = backend
         if backend == "native":
-            return self.native_call(x, state, lengths, batch_sizes)
+            try:
+                return self.native_call(x, state, lengths, batch_sizes)
+            except RuntimeError as e:
+                # oneDNN builds no bf16 LSTM on CPUs without bf16 instructions (torch.nn fails the
+                # same way); autograd over the steps applies autocast's casts and runs anywhere
+                if not (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")):
+                    raise
+                warnings.warn(f"torch's CPU kernel cannot run under autocast on this machine "
+                              f"({str(e).splitlines()[0]}); running 'reference' instead",
+                              BackendFallbackWarning, stacklevel=3)
+                backend = self.backend_used = "reference"
         run = _RUNNERS[backend]
         D = self.num_directions
         finals = []

@@ -142,13 +142,29 @@ def test_unknown_backend_is_an_error():
         rnnkit.LSTM(3, 4, backend="fast")
 
 
+def _torch_bf16_lstm_runs() -> bool:
+    """Whether torch.nn.LSTM itself runs under CPU bf16 autocast here (oneDNN needs bf16 instructions)."""
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(4, 5)(torch.randn(3, 2, 4))
+    except RuntimeError:
+        return False
+    return True
+
+
 def test_autocast_runs_torch_kernel_and_fused_falls_back_loudly():
     x = torch.randn(3, 2, 4)
     lstm = rnnkit.LSTM(4, 5, num_layers=2)
     gru = rnnkit.GRU(4, 5, num_layers=2)
+    native_ok = _torch_bf16_lstm_runs()
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out, state = lstm(x)
-        assert lstm.backend_used == "native"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out, state = lstm(x)
+        fell_back = [w for w in caught if issubclass(w.category, rnnkit.BackendFallbackWarning)]
+        # where torch's kernel fails (as torch.nn.LSTM does) the layer still runs, and says so
+        assert lstm.backend_used == ("native" if native_ok else "reference")
+        assert bool(fell_back) == (not native_ok)
         out2, _ = lstm(x, state)  # the state a previous call returned under autocast is accepted
         assert out2.shape == (3, 2, 5)
         gru(x)
@@ -157,3 +173,23 @@ def test_autocast_runs_torch_kernel_and_fused_falls_back_loudly():
         with pytest.warns(rnnkit.BackendFallbackWarning, match="not under autocast"):
             gru(x)
         assert gru.backend_used == "reference"
+
+
+def test_native_failure_under_cpu_autocast_falls_back_loudly(monkeypatch):
+    lstm = rnnkit.LSTM(4, 5)
+    ref = rnnkit.LSTM(4, 5, backend="reference")
+    ref.load_state_dict(lstm.state_dict())
+    x = torch.randn(3, 2, 4)
+
+    def broken(*a, **k):
+        raise RuntimeError("could not create a primitive descriptor for the LSTM forward propagation primitive")
+
+    monkeypatch.setattr(lstm, "native_call", broken)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        with pytest.warns(rnnkit.BackendFallbackWarning, match="cannot run under autocast"):
+            out, _ = lstm(x)
+        expected, _ = ref(x)
+    assert lstm.backend_used == "reference"
+    assert torch.equal(out, expected)
+    with pytest.raises(RuntimeError, match="primitive descriptor"):
+        lstm(x)  # outside autocast a failing kernel is a real error, not hidden
