@@ -364,6 +364,10 @@ def translate_lines(run: str | Path, lines: list[str], decode_cfg: DecodeConfig,
     """Translations of ``lines`` with a trained run. A line longer than the run's ``max_len`` is an error
     naming it; unknown words are read as ``<unk>`` and counted (``warn`` gets the note)."""
     model, codecs, conf, _ = load_run(run, device)
+    if not lines:
+        if heatmap_path is not None:
+            raise RnnkitError("--heatmap: no sentence to translate")
+        return []
     max_len = int(conf.get("data", {}).get("max_len", 100))
     for i, line in enumerate(lines, 1):
         if not line.strip():
