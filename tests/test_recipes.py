@@ -40,6 +40,9 @@ def test_recipe_loads(path: Path):
     if tables["task"] in ("translate", "caption"):
         check_seq2seq_recipe(path, where.parent, tables)
         return
+    if tables["task"] == "forecast":
+        _check_forecast_recipe(path, where, tables)
+        return
     assert tables["task"] == "lm"
     configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent)
                for name, cls in SECTIONS.items()}
@@ -118,3 +121,19 @@ def _check_tag_recipe(path: Path, where: Path, tables: dict) -> None:
                 assert Path(f).is_file(), f
     SequenceTagger(dataclasses.replace(configs["model"], vocab_size=100, num_chars=50, num_tags=9))
     configs["train"].validate()
+
+
+def _check_forecast_recipe(path: Path, where: Path, tables: dict) -> None:
+    """The sections build, the data file exists and reads, the spans fit, the model builds."""
+    from rnnkit.models.forecaster import Forecaster
+    from rnnkit.tasks import forecast
+
+    configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent, name)
+               for name, cls in forecast.sections().items()}
+    data = configs["data"]
+    forecast.check_data(data)
+    configs["train"].validate()
+    assert Path(data.data).resolve().is_relative_to(DATA.resolve()), data.data
+    if DATA.is_dir():
+        _, sp, _, prepared = forecast.setup(data, quiet=True)
+        Forecaster(forecast.model_config(configs["model"], prepared, sp))

@@ -42,11 +42,27 @@ def _require() -> None:
         raise RnnkitError('the ETS and ARIMA baselines need statsmodels: pip install "rnnkit[forecast]"')
 
 
-def _quiet() -> Any:
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("ignore")
-    return ctx
+class _quiet:
+    """Convergence warnings off, and one BLAS thread while statsmodels works: its matrices are tiny,
+    and a second BLAS thread made each fit 20-50x slower on a busy 2-core machine. The thread
+    limit needs threadpoolctl (which scikit-learn brings); without it the BLAS default stays."""
+
+    def __enter__(self) -> _quiet:
+        self.warn = warnings.catch_warnings()
+        self.warn.__enter__()
+        warnings.simplefilter("ignore")
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            self.limit = None
+        else:
+            self.limit = threadpool_limits(limits=1, user_api="blas")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.limit is not None:
+            self.limit.restore_original_limits()
+        self.warn.__exit__(*exc)
 
 
 class ETS:
@@ -64,8 +80,7 @@ class ETS:
 
         seasons = [None, "add"] if self.m > 1 and len(y) >= 2 * self.m + 2 else [None]
         best = None
-        ctx = _quiet()
-        try:
+        with _quiet():
             for trend in (None, "add"):
                 for seasonal in seasons:
                     spec = {"error": "add", "trend": trend, "damped_trend": trend is not None, "seasonal": seasonal,
@@ -76,8 +91,6 @@ class ETS:
                         continue
                     if np.isfinite(res.aic) and (best is None or res.aic < best[0]):
                         best = (res.aic, spec, res.params)
-        finally:
-            ctx.__exit__(None, None, None)
         if best is None:
             raise RnnkitError("ETS: no model could be fitted to the training span")
         _, self.spec, self.params = best
@@ -90,12 +103,9 @@ class ETS:
         import pandas as pd
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        ctx = _quiet()
-        try:
+        with _quiet():
             res = ETSModel(pd.Series(y), **self.spec).smooth(self.params)
             frame = res.get_prediction(start=len(y), end=len(y) + horizon - 1).summary_frame(alpha=0.2)
-        finally:
-            ctx.__exit__(None, None, None)
         mean = frame["mean"].to_numpy()
         return mean, (frame["pi_upper"].to_numpy() - frame["pi_lower"].to_numpy()) / (2 * Z80)
 
@@ -122,8 +132,7 @@ class ARIMA:
         self.outside = bool(D and m > 24)  # difference before the model (see the module docstring)
         if self.outside:
             y, D = z, 0
-        ctx = _quiet()
-        try:
+        with _quiet():
             try:
                 d = 1 if adfuller(z, autolag="AIC")[1] > 0.05 else 0
             except (ValueError, np.linalg.LinAlgError):
@@ -138,8 +147,6 @@ class ARIMA:
                     continue
                 if np.isfinite(res.aic) and (best is None or res.aic < best.aic):
                     best, self.order = res, (p, d, q)
-        finally:
-            ctx.__exit__(None, None, None)
         if best is None:
             raise RnnkitError("ARIMA: no model could be fitted to the training span")
         self.result, self.seasonal, self.trend = best, seasonal, trend
@@ -152,13 +159,10 @@ class ARIMA:
         return f"ARIMA({p},{d},{q})" + (f"({P},{D},{Q}){m}" if m else "")
 
     def forecast(self, y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-        ctx = _quiet()
-        try:
+        with _quiet():
             m = self.m
             pred = self.result.apply(y[m:] - y[:-m] if self.outside else y).get_forecast(horizon)
             mean, var = np.asarray(pred.predicted_mean), np.maximum(np.asarray(pred.var_pred_mean), 0)
-        finally:
-            ctx.__exit__(None, None, None)
         if self.outside:  # y_{n+h} = z_{n+h} + y_{n+h-m}; the variances add (their covariance left out)
             for h in range(horizon):
                 if h < m:
