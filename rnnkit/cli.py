@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnkit.tasks import lm
 
     t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, tag, classify, translate, "
-                                     "caption, forecast)",
+                                     "caption)",
                        description="Train a model for a task.")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
@@ -116,29 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
                                        "config.json, metrics.jsonl, curves.png, last.pt and best.pt.")
     options.add_train_flags(tcap, caption.sections(), caption.TASK)
 
-    from rnnkit.tasks import forecast
-
-    tf = tsub.add_parser("forecast", help="time-series forecaster (encoder RNN, Gaussian intervals) vs baselines",
-                         description="Train a forecaster on the series of a CSV file (wide columns, long format "
-                                     "with --id-column, or a year-by-month table): an RNN reads a context window "
-                                     "of the scaled target, past-only covariates and calendar features, and "
-                                     "predicts a Gaussian for each of --horizon steps. The last --test steps of "
-                                     "every series are held out and backtested from rolling origins with the best "
-                                     "model, beside naive, seasonal naive, drift, ETS and ARIMA. Writes "
-                                     "config.json, metrics.jsonl, curves.png, last.pt, best.pt, backtest.json, "
-                                     "backtest.csv and forecast.png.")
-    options.add_train_flags(tf, forecast.sections(), forecast.TASK)
-
-    fc = sub.add_parser("forecast", help="forecast past the end of a CSV's series with a trained forecast run",
-                        description="Forecast --horizon steps (the run's) past the last time stamp of every series "
-                                    "in --data, read as the run was trained (columns, frequency, transform); write "
-                                    "a CSV (series, time, step, forecast, lo80, hi80).")
-    fc.add_argument("run", help="run directory or checkpoint file")
-    fc.add_argument("--data", required=True, help="CSV file with the series' history")
-    fc.add_argument("--out", default="forecasts.csv", help="CSV to write (default: forecasts.csv)")
-    fc.add_argument("--plot", default="", help="also draw history and forecast to this PNG")
-    fc.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-
     s = sub.add_parser("sample", help="generate text from a trained language model",
                        description="Generate text from a run (its best.pt, else last.pt), streamed as it "
                                    "is produced.")
@@ -174,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--output", default=None, metavar="FILE", help="write the JSON lines here (default: stdout)")
     pr.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default: 256)")
     pr.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    pr.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
 
     from rnnkit.models.decoding import DecodeConfig
 
@@ -270,6 +248,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     import json
+    import os
 
     from rnnkit.tasks import predict
 
@@ -277,6 +256,8 @@ def _predict(args: argparse.Namespace) -> int:
         raise RnnkitError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.data is not None and args.inputs:
         raise RnnkitError("give either INPUTs or --data FILE, not both")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     # texts from stdin, one per line, when neither arguments nor a labelled file are given
     inputs = args.inputs or ([] if args.data else (line.rstrip("\r\n") for line in sys.stdin if line.strip()))
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
@@ -287,11 +268,12 @@ def _predict(args: argparse.Namespace) -> int:
             if "true" in record:
                 total += 1
                 right += record["true"] == record["label"]
+    except BrokenPipeError:  # the reader stopped early (| head): not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (Python flushes stdout again at exit)
+        return 0
     finally:
-        if out is not sys.stdout:
+        if args.output:
             out.close()
-        else:
-            out.flush()
     if total:
         print(f"{args.data}: accuracy {right / total:.4f} ({right}/{total})", file=sys.stderr)
     return 0
@@ -356,12 +338,6 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             run_dir, configs, resume = options.resolve_configs(args, caption.TASK, caption.sections())
             caption.train(run_dir, configs, resume=resume)
             return 0
-        if args.task == "forecast":
-            from rnnkit.tasks import forecast, options
-
-            run_dir, configs, resume = options.resolve_configs(args, forecast.TASK, forecast.sections())
-            forecast.train(run_dir, configs, resume=resume)
-            return 0
         from rnnkit.tasks import memory, options
 
         run_dir, configs, resume = options.resolve_configs(args, args.task, memory.sections(args.task))
@@ -369,12 +345,6 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
     if args.command == "sample":
         return _sample(args)
-    if args.command == "forecast":
-        from rnnkit.tasks import forecast
-
-        rows = forecast.forecast_file(args.run, args.data, args.out, args.plot or None, args.device)
-        print(f"{len(rows)} forecasts (80% intervals) written to {args.out}", file=sys.stderr)
-        return 0
     if args.command == "evaluate":
         return _evaluate(args)
     if args.command == "predict":

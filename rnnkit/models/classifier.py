@@ -5,7 +5,7 @@ For a sequence ``x_1 .. x_T`` (``lengths`` says how many steps of a padded batch
     x_t = <unk> (id 0) with probability word_dropout, while training (token ids)
     E_t = Embed(x_t)  (token ids)   or   (x_t - mu) / sigma  (feature vectors)   (B, T, E|I)
     E_t = Dropout(E_t)                                                             (embed_dropout)
-    H_t = RNN(E_t)    L stacked layers, D = 2 if bidirectional                     (B, T, D*H)
+    H_t = RNN(E_t)    L stacked layers, D = 2 if bidirectional (BiRNN)             (B, T, D*H)
     p   = Pool(H, lengths)   last | mean | max | attention (padding-aware)         (B, D*H)
     y   = W_o Dropout(p) + b_o                                                     (B, C) logits
 
@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import field
+from rnnkit.models.birnn import BiRNN
 from rnnkit.models.lm import CELLS
 from rnnkit.models.pooling import MODES, Pooling
 
@@ -85,9 +86,15 @@ class SequenceClassifier(nn.Module):
             self.register_buffer("feature_std", torch.ones(c.input_size))
         self.in_drop = nn.Dropout(c.embed_dropout)
         D = 2 if c.bidirectional else 1
-        self.rnn = CELLS[c.cell](c.embed_size if c.vocab_size else c.input_size, c.hidden_size, c.num_layers,
-                                 batch_first=True, bidirectional=c.bidirectional,
-                                 dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend)
+        in_size = c.embed_size if c.vocab_size else c.input_size
+        between = c.dropout if c.num_layers > 1 else 0.0
+        # both directions on unpacked input (BiRNN), so torch's oneDNN LSTM kernel runs: a packed
+        # sequence would take its per-step CPU path. Forwards, padding follows the real steps and
+        # never reaches them, so a unidirectional layer needs no lengths at all.
+        self.rnn: nn.Module = (BiRNN(c.cell, in_size, c.hidden_size, c.num_layers, between, c.backend)
+                               if c.bidirectional else
+                               CELLS[c.cell](in_size, c.hidden_size, c.num_layers, batch_first=True,
+                                             dropout=between, backend=c.backend))
         self.pool = Pooling(c.pooling, D * c.hidden_size, D, c.attention_size)
         self.drop = nn.Dropout(c.dropout)
         self.out = nn.Linear(D * c.hidden_size, c.num_classes)
@@ -114,11 +121,17 @@ class SequenceClassifier(nn.Module):
             if x.dim() != 3 or x.shape[-1] != c.input_size:
                 raise ValueError(f"SequenceClassifier: expected features (B, T, {c.input_size}), got {tuple(x.shape)}")
             e = (x - self.feature_mean) / self.feature_std
-        if lengths is not None:
-            if lengths.shape != (x.shape[0],):
-                raise ValueError(f"SequenceClassifier: expected lengths ({x.shape[0]},), got {tuple(lengths.shape)}")
-            lengths = lengths.cpu()
-        h, _ = self.rnn(self.in_drop(e), lengths=lengths)
+        B, T = x.shape[:2]
+        if lengths is None:
+            lengths = torch.full((B,), T, dtype=torch.long)
+        elif lengths.shape != (B,):
+            raise ValueError(f"SequenceClassifier: expected lengths ({B},), got {tuple(lengths.shape)}")
+        elif B and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+            raise ValueError(f"SequenceClassifier: lengths must be in [1, {T}], got {lengths.tolist()[:8]}")
+        lengths = lengths.to(x.device)
+        e = self.in_drop(e)
+        # outputs past each end are meaningless here; the pooling never reads them
+        h, _ = self.rnn(e, lengths) if self.config.bidirectional else self.rnn(e)
         return self.pool(h, lengths)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:

@@ -69,6 +69,8 @@ def test_bad_configs_and_inputs():
         m(torch.randn(3, 5, 4))
     with pytest.raises(ValueError, match="expected lengths"):
         m(torch.randn(3, 5, 2), torch.tensor([5, 4]))
+    with pytest.raises(ValueError, match=r"lengths must be in \[1, 5\]"):
+        m(torch.randn(2, 5, 2), torch.tensor([5, 0]))
     t = SequenceClassifier(ClassifierConfig(hidden_size=4, vocab_size=9))
     with pytest.raises(ValueError, match="token ids"):
         t(torch.randn(3, 5))
