@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     from rnnkit.tasks import lm
 
     t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, tag, classify, translate, "
-                                     "caption)",
+                                     "caption, forecast)",
                        description="Train a model for a task.")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
@@ -115,6 +115,29 @@ def build_parser() -> argparse.ArgumentParser:
                                        "is captioned with best.pt by beam search: exact match, BLEU and chrF. Writes "
                                        "config.json, metrics.jsonl, curves.png, last.pt and best.pt.")
     options.add_train_flags(tcap, caption.sections(), caption.TASK)
+
+    from rnnkit.tasks import forecast
+
+    tf = tsub.add_parser("forecast", help="time-series forecaster (encoder RNN, Gaussian intervals) vs baselines",
+                         description="Train a forecaster on the series of a CSV file (wide columns, long format "
+                                     "with --id-column, or a year-by-month table): an RNN reads a context window "
+                                     "of the scaled target, past-only covariates and calendar features, and "
+                                     "predicts a Gaussian for each of --horizon steps. The last --test steps of "
+                                     "every series are held out and backtested from rolling origins with the best "
+                                     "model, beside naive, seasonal naive, drift, ETS and ARIMA. Writes "
+                                     "config.json, metrics.jsonl, curves.png, last.pt, best.pt, backtest.json, "
+                                     "backtest.csv and forecast.png.")
+    options.add_train_flags(tf, forecast.sections(), forecast.TASK)
+
+    fc = sub.add_parser("forecast", help="forecast past the end of a CSV's series with a trained forecast run",
+                        description="Forecast --horizon steps (the run's) past the last time stamp of every series "
+                                    "in --data, read as the run was trained (columns, frequency, transform); write "
+                                    "a CSV (series, time, step, forecast, lo80, hi80).")
+    fc.add_argument("run", help="run directory or checkpoint file")
+    fc.add_argument("--data", required=True, help="CSV file with the series' history")
+    fc.add_argument("--out", default="forecasts.csv", help="CSV to write (default: forecasts.csv)")
+    fc.add_argument("--plot", default="", help="also draw history and forecast to this PNG")
+    fc.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
 
     s = sub.add_parser("sample", help="generate text from a trained language model",
                        description="Generate text from a run (its best.pt, else last.pt), streamed as it "
@@ -338,6 +361,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             run_dir, configs, resume = options.resolve_configs(args, caption.TASK, caption.sections())
             caption.train(run_dir, configs, resume=resume)
             return 0
+        if args.task == "forecast":
+            from rnnkit.tasks import forecast, options
+
+            run_dir, configs, resume = options.resolve_configs(args, forecast.TASK, forecast.sections())
+            forecast.train(run_dir, configs, resume=resume)
+            return 0
         from rnnkit.tasks import memory, options
 
         run_dir, configs, resume = options.resolve_configs(args, args.task, memory.sections(args.task))
@@ -345,6 +374,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
     if args.command == "sample":
         return _sample(args)
+    if args.command == "forecast":
+        from rnnkit.tasks import forecast
+
+        rows = forecast.forecast_file(args.run, args.data, args.out, args.plot or None, args.device)
+        print(f"{len(rows)} forecasts (80% intervals) written to {args.out}", file=sys.stderr)
+        return 0
     if args.command == "evaluate":
         return _evaluate(args)
     if args.command == "predict":
