@@ -41,7 +41,8 @@ def plot_backtest(prepared: list[Any], splits: list[Any], sp: Any, rows: list[di
         start = max(0, split.test_start - 3 * max(sp.context, sp.horizon))
         t = np.arange(len(s))
         ax.plot(t[start:split.test_start], s.y[start:split.test_start], color="black", lw=1, label="history")
-        ax.plot(t[split.test_start:], s.y[split.test_start:], color="black", lw=1, ls=":", label="actual (held out)")
+        held = slice(split.test_start - 1, None)  # from the last training step on: the line joins the history
+        ax.plot(t[held], s.y[held], color="black", lw=1, ls=":", label="actual (held out)")
         last = s.label(len(s) - sp.horizon)
         for model in dict.fromkeys(r["model"] for r in rows if r["series"] == s.name):
             rs = [r for r in rows if r["series"] == s.name and r["model"] == model and r["origin"] == last]

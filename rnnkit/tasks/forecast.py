@@ -84,8 +84,8 @@ class ForecastDataConfig:
     base: str = field("last", "the network predicts the change from a base forecast: the last value, the "
                       "seasonal naive forecast, or none (the scaled level)", choices=("last", "seasonal", "none"))
     batch_size: int = field(32, "windows per training step")
-    calibrate: bool = field(True, "after training, scale the forecast standard deviation so that the 80% "
-                            "intervals cover 80% of the validation span's actuals (a network fitted to few "
+    calibrate: bool = field(True, "after training, scale the forecast standard deviation so that the 80 percent "
+                            "intervals cover 80 percent of the validation span's actuals (a network fitted to few "
                             "windows is overconfident)")
     baselines: str = field("naive,seasonal-naive,drift,ets,arima", "baselines scored on the same origins, "
                            "comma-separated (ets and arima need statsmodels; skipped with a note without it)")
@@ -351,7 +351,10 @@ def backtest(model: Forecaster, prepared: list[Prepared], splits: list[ser.Split
     for p, split in zip(prepared, splits):
         s = p.series
         starts = ser.origins(split.test_start, split.n, sp.horizon, d.stride)
-        scale = fm.seasonal_naive_scale(s.y[: split.test_start], sp.m)
+        try:
+            scale = fm.seasonal_naive_scale(s.y[: split.test_start], sp.m)
+        except ValueError as e:
+            raise RnnkitError(f"series {s.name!r}: {e}") from None
         f, q = network_forecast(model, p, starts, sp, d.base, factor)
         add("rnn", s, starts, f, q, scale)
         v = np.log(s.y) if p.scaler.log else s.y
@@ -392,6 +395,9 @@ def setup(d: ForecastDataConfig, quiet: bool = False
     check_data(d)
     data = read(d, quiet=quiet)
     sp = resolve_spans(d, data.freq)
+    if d.base == "seasonal" and sp.context < sp.m:
+        raise RnnkitError(f"--base seasonal needs a context of at least one season: --context {sp.context} < "
+                          f"season {sp.m}")
     splits, prepared = [], []
     for s in data.series:
         split = ser.split_spans(s, sp.horizon, sp.test, sp.valid, sp.context, s.name)

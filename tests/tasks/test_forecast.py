@@ -87,6 +87,8 @@ def test_global_model_over_series_with_covariates(tmp_path):
     (["--horizon", "12"], r"--horizon 12 is longer than the test span \(--test 10 steps\) of column 'volume'"),
     (["--context", "80"], r"too little history: 80 steps \(rows at lines 2-81\)"),
     (["--target", "year"], r"column 'year' is both a target and the time"),
+    (["--base", "seasonal", "--season", "12"], r"--base seasonal needs a context of at least one season"),
+    (["--transform", "log", "--target", "volume", "--baselines", "arma"], r"--baselines: unknown arma"),
 ])
 def test_bad_options_are_one_line_errors(data_dir, tmp_path, capsys, flags, match):
     assert main(train_flags(data_dir / "forecasting" / "nile.csv", tmp_path / "run", *flags)) == 2
@@ -95,6 +97,14 @@ def test_bad_options_are_one_line_errors(data_dir, tmp_path, capsys, flags, matc
     import re
 
     assert re.search(match, err), err
+
+
+def test_help_renders(capsys):
+    for argv in (["train", "forecast", "--help"], ["forecast", "--help"]):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 0
+    assert "--calibrate" in capsys.readouterr().out
 
 
 def test_unsorted_csv_names_row_and_column(tmp_path, capsys):
