@@ -61,7 +61,7 @@ def test_train_and_forecast_nile_end_to_end(data_dir, tmp_path, capsys):
 def test_autoregressive_decoder_and_log_transform(data_dir, tmp_path):
     run = tmp_path / "run"
     rc = main(train_flags(data_dir / "forecasting" / "Airline.csv", run, "--decoder", "autoregressive",
-                          "--transform", "log", "--base", "seasonal", "--max-steps", "20"))
+                          "--transform", "log", "--base", "seasonal", "--context", "12", "--max-steps", "20"))
     assert rc == 0
     bt = json.loads((run / "backtest.json").read_text())
     assert bt["overall"]["rnn"]["mae"] > 0
