@@ -10,8 +10,10 @@ below ``--test-below`` are the test set (FSDD's usual split). Training batches a
 length (:func:`rnnkit.data.batching.bucket_batches`, reshuffled per epoch from the seed, so a resumed
 run sees the same batches); evaluation reads batches sorted by length. The loss is cross-entropy,
 optionally weighted per class (``--class-weights balanced``: ``N / (C n_c)``, as scikit-learn),
-the same weights in training and validation. ``best.pt`` is the best validation loss; after
-training it scores the test set: accuracy, macro-F1, ``confusion.png`` and ``confusion.json``.
+the same weights in training and validation. ``best.pt`` holds the lowest validation loss,
+``best-acc.pt`` the best validation accuracy (ties go to the lower loss); ``--select`` says which one
+scores the test set after training (accuracy, macro-F1, ``confusion.png``, ``confusion.json``) and
+answers ``rnnkit predict``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from rnnkit.training.trainer import autocast_dtype, resolve_device
 
 TASK = "classify"
 POOL = 50  # bucketing pool, in batches
+BEST_ACC = "best-acc.pt"  # the weights with the best validation accuracy
 
 
 @dataclasses.dataclass
@@ -70,6 +73,9 @@ class DataConfig:
     split_seed: int = field(0, "seed of the validation hold-out")
     class_weights: str = field("none", "loss weight per class: none, or balanced (N / (C n_c), for imbalanced "
                                "labels)", choices=("none", "balanced"))
+    select: str = field("acc", "the model that scores the test set and answers rnnkit predict: the best "
+                        "validation accuracy (best-acc.pt; ties go to the lower loss) or the lowest validation "
+                        "loss (best.pt)", choices=("acc", "loss"))
     batch_size: int = field(32, "sequences per training step (split across processes under torchrun)")
     eval_batch_size: int = field(256, "sequences per forward pass when evaluating")
 
@@ -119,12 +125,15 @@ class ClassifyTask:
     unit = "seq"
 
     def __init__(self, train: Encoded, valid: Encoded, data: DataConfig, weights: Tensor | None, seed: int = 0,
-                 dist: distributed.DistInfo | None = None) -> None:
+                 dist: distributed.DistInfo | None = None, keep: tuple[Path, dict[str, Any]] | None = None) -> None:
+        """``keep = (path, checkpoint header)``: write the weights with the best validation accuracy there."""
         dist = dist or distributed.current()
         if data.batch_size % dist.world_size:
             raise RnnkitError(f"--batch-size {data.batch_size} must be divisible by the {dist.world_size} processes")
         self.train, self.valid, self.cfg, self.weights, self.seed, self.dist = train, valid, data, weights, seed, dist
         self._lengths = train.lengths
+        self.keep = keep
+        self.best = (-1.0, 0.0)  # (accuracy, -loss) of the weights in keep, compared as a tuple
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         # under DDP every process must take the same number of full steps
@@ -153,16 +162,23 @@ class ClassifyTask:
         return F.cross_entropy(logits.float(), y.to(device), weight=w), y.shape[0]
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        return score(model, self.valid, self.cfg.eval_batch_size, self.weights)[0]
+        metrics = score(model, self.valid, self.cfg.eval_batch_size, self.weights)[0]
+        if (metrics["acc"], -metrics["loss"]) > self.best:
+            self.best = (metrics["acc"], -metrics["loss"])
+            if self.keep is not None and self.dist.is_main:
+                path, header = self.keep
+                state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+                checkpoint.save_atomic({**header, "model": state, "valid": metrics}, path)
+        return metrics
 
     def describe(self, loss: float) -> dict[str, float]:
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {}
+        return {"best": list(self.best)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
+        self.best = tuple(state.get("best", (-1.0, 0.0)))  # type: ignore[assignment]
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -291,9 +307,11 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
     if prep.vocab is None:
         model.set_normalization(*cd.feature_stats(prep.train.inputs))
     weights = balanced_weights(prep.train.y, len(prep.classes)) if data.class_weights == "balanced" else None
-    task = ClassifyTask(prep.train, prep.valid, data, weights, train_cfg.seed, dist)
     resolved = {"task": TASK, **{name: cfgmod.to_dict(c) for name, c in
                                  (("data", data), ("audio", audio_cfg), ("model", model_cfg), ("train", train_cfg))}}
+    extra = {"classes": prep.classes, "vocab": prep.vocab.to_dict() if prep.vocab is not None else None}
+    keep = (run_dir / BEST_ACC, checkpoint.make(TASK, resolved, **extra))
+    task = ClassifyTask(prep.train, prep.valid, data, weights, train_cfg.seed, dist, keep)
     if dist.is_main:
         runs.write_config(run_dir, resolved)
     sizes = " / ".join(str(len(s.inputs)) if s is not None else "-" for s in (prep.train, prep.valid, prep.test))
@@ -302,9 +320,7 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
         f"{inputs}; {model_cfg.num_layers}x{model_cfg.hidden_size} {'bi' if model_cfg.bidirectional else ''}"
         f"{model_cfg.cell.upper()} {model_cfg.pooling} pooling, {sum(p.numel() for p in model.parameters()):,} "
         f"parameters")
-    meta = {"task": TASK, "config": resolved, "classes": prep.classes,
-            "vocab": prep.vocab.to_dict() if prep.vocab is not None else None,
-            "title": f"classify: {model_cfg.cell.upper()} ({run_dir.name})"}
+    meta = {"task": TASK, "config": resolved, **extra, "title": f"classify: {model_cfg.cell.upper()} ({run_dir.name})"}
     try:
         trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
     except (ValueError, TypeError) as e:
@@ -312,14 +328,15 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
     if prep.test is None:
         return summary
-    model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
+    chosen = run_dir / (BEST_ACC if data.select == "acc" and (run_dir / BEST_ACC).is_file() else "best.pt")
+    model.load_state_dict(checkpoint.load(chosen, TASK)["model"])
     model.eval()
     test, cm = score(model, prep.test, data.eval_batch_size, weights)
     summary["test"] = test
-    trainer.log.write({"step": trainer.step, "split": "test", **test})
+    trainer.log.write({"step": trainer.step, "split": "test", "checkpoint": chosen.name, **test})
     if dist.is_main:
-        write_confusion(run_dir, cm, prep.classes, f"test, {len(prep.test.inputs)} sequences")
-    say("test (best model): " + " | ".join(f"{k} {v:.4g}" for k, v in test.items()) +
+        write_confusion(run_dir, cm, prep.classes, f"test, {len(prep.test.inputs)} sequences, {chosen.name}")
+    say(f"test ({chosen.name}): " + " | ".join(f"{k} {v:.4g}" for k, v in test.items()) +
         f"; confusion matrix in {run_dir / 'confusion.png'}")
     return summary
 
@@ -344,10 +361,15 @@ class LoadedRun:
 
 
 def load_run(run: str | Path, device: str = "cpu") -> LoadedRun:
-    """The model (eval mode) and input settings of a trained ``classify`` run (best.pt, else last.pt)."""
+    """The model (eval mode) and input settings of a trained ``classify`` run: the checkpoint its ``--select``
+    chose (best-acc.pt or best.pt), else last.pt; or the checkpoint file given."""
     dev = resolve_device(device)
     path = runs.find_checkpoint(run)
     ckpt = checkpoint.load(path)
+    if Path(run).is_dir() and (Path(run) / BEST_ACC).is_file() and ckpt.get("config", {}).get("data", {}).get(
+            "select", "acc") == "acc":
+        path = Path(run) / BEST_ACC
+        ckpt = checkpoint.load(path)
     if ckpt.get("task") != TASK:
         raise RnnkitError(f"checkpoint {path} is from a {ckpt.get('task')!r} run, not {TASK!r}")
     try:

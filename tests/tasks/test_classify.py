@@ -47,6 +47,12 @@ def test_text_run_writes_everything_and_resumes(sst: Path, tmp_path: Path, capsy
     assert 0 <= test["acc"] <= 1 and 0 <= test["macro_f1"] <= 1 and test["loss"] > 0
     assert {"config.json", "curves.png", "best.pt", "last.pt", "confusion.png", "confusion.json"} <= \
         {p.name for p in run.iterdir()}
+    # the test set is scored with the best validation accuracy (ties: lower loss), kept in best-acc.pt
+    valid = [r for r in records(run) if r["split"] == "valid"]
+    best = max(valid, key=lambda r: (r["acc"], -r["loss"]))
+    kept = torch.load(run / "best-acc.pt", weights_only=True)
+    assert test["checkpoint"] == "best-acc.pt" and kept["valid"]["acc"] == best["acc"]
+    assert classify.load_run(run).path.name == "best-acc.pt"
     confusion = json.loads((run / "confusion.json").read_text())
     assert confusion["labels"] == ["0", "1"] and sum(map(sum, confusion["matrix"])) == 40
     loaded = classify.load_run(run)
@@ -84,9 +90,10 @@ def test_tsv_with_header_and_char_tokens(tmp_path: Path, capsys):
     run = tmp_path / "r"
     assert main(["train", "classify", "--data", str(tmp_path / "d.tsv"), "--header", "--text-column", "text",
                  "--label-column", "label", "--tokens", "char", "--valid-fraction", "0.25", "--out", str(run),
-                 "--class-weights", "balanced", "--pooling", "attention", "--epochs", "1", *TINY]) == 0
+                 "--class-weights", "balanced", "--pooling", "attention", "--epochs", "1", "--select", "loss",
+                 *TINY]) == 0
     loaded = classify.load_run(run)
-    assert loaded.vocab.level == "char" and loaded.classes == ["neg", "pos"]
+    assert loaded.vocab.level == "char" and loaded.classes == ["neg", "pos"] and loaded.path.name == "best.pt"
 
 
 def test_japanese_vowels_learns(data_dir: Path, tmp_path: Path, capsys):
