@@ -513,6 +513,11 @@ def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | 
             raise RnnkitError(f"{data_path}: {s.covariates.shape[1]} covariate columns, the run was trained with "
                               f"{len(covs)}")
         p = Prepared(s, scaler, covs, sp.horizon)
+        features = 1 + p.c.shape[1] + p.cal.shape[1]
+        if features != model.config.input_size or p.cal.shape[1] != model.config.known_size:
+            raise RnnkitError(f"{data_path}: {data.freq} series with {p.c.shape[1]} covariate(s) give {features} "
+                              f"inputs per step, the run was trained with {model.config.input_size} (a different "
+                              f"frequency or covariates)")
         prepared.append(p)
         f, q = network_forecast(model, p, [len(s)], sp, d.base, factor)
         for k in range(sp.horizon):

@@ -56,6 +56,9 @@ def test_train_and_forecast_nile_end_to_end(data_dir, tmp_path, capsys):
         assert float(r["lo80"]) < float(r["forecast"]) < float(r["hi80"])
         assert 400 < float(r["forecast"]) < 1400  # the Nile's range of flows
     assert (tmp_path / "f.png").is_file()
+    # monthly data has calendar inputs the yearly run never saw: a one-line error, not a traceback
+    assert main(["forecast", str(run), "--data", str(data_dir / "forecasting" / "Airline.csv")]) == 2
+    assert "the run was trained with 1" in capsys.readouterr().err
 
 
 def test_autoregressive_decoder_and_log_transform(data_dir, tmp_path):
