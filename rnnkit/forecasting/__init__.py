@@ -1,1 +1,2 @@
-"""Classical forecasters run beside the network: naive, seasonal naive, drift, ETS and ARIMA."""
+"""Forecasting beside the network: the classical baselines (naive, seasonal naive, drift, ETS, ARIMA),
+the network's input windows, rolling-origin backtests and forecast figures."""

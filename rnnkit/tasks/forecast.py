@@ -30,7 +30,6 @@ forecast of H steps from every ``--stride``-th origin), beside the baselines of
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import sys
@@ -46,6 +45,8 @@ from rnnkit import config as cfgmod
 from rnnkit.config import field
 from rnnkit.data import series as ser
 from rnnkit.errors import RnnkitError
+from rnnkit.forecasting.backtest import backtest, network_forecast, table, write_rows
+from rnnkit.forecasting.windows import Prepared, Spans, cat, windows
 from rnnkit.metrics import forecast as fm
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig, gaussian_nll
 from rnnkit.tasks import runs
@@ -125,68 +126,10 @@ def _columns(spec: str) -> list[str]:
     return [c.strip() for c in spec.split(",") if c.strip()]
 
 
-@dataclasses.dataclass
-class Spans:
-    """The resolved sizes: season m, horizon H, context L, test and validation spans."""
-
-    m: int
-    horizon: int
-    context: int
-    test: int
-    valid: int
-
-
 def resolve_spans(d: ForecastDataConfig, freq: str) -> Spans:
     m = d.season or ser.SEASON[freq]
     return Spans(m, d.horizon, d.context or max(2 * m, 2 * d.horizon), d.test or 2 * d.horizon,
                  d.valid or d.horizon)
-
-
-# -- turning series into network inputs -------------------------------------------------------
-
-
-class Prepared:
-    """One series in the network's units: ``z`` (T,), covariates ``c`` (T, C), calendar ``cal``
-    (T + H, K) (known H steps past the end), and the scalers that map them back."""
-
-    def __init__(self, s: ser.Series, scaler: ser.Scaler, cov_scalers: list[ser.Scaler], horizon: int) -> None:
-        self.series, self.scaler, self.cov_scalers = s, scaler, cov_scalers
-        self.z = scaler.forward(s.y)
-        self.c = np.stack([cs.forward(s.covariates[:, j]) for j, cs in enumerate(cov_scalers)], axis=1) \
-            if cov_scalers else np.zeros((len(s), 0))
-        step = 7 if s.freq == "W" else 1
-        stamps = int(s.stamps[0]) + step * np.arange(len(s) + horizon)
-        self.cal = ser.calendar_features(s.freq, stamps)
-
-
-def windows(p: Prepared, starts: list[int], sp: Spans, base: str) -> dict[str, Tensor]:
-    """The network's inputs for forecasts from each origin in ``starts``: ``context`` (N, L, I),
-    ``known`` (N, H, K), ``base`` (N, H) the base forecast in z units, ``target`` (N, H) the change
-    from it (NaN past the end of the series)."""
-    L, H = sp.context, sp.horizon
-    o = np.asarray(starts)
-    idx = ser.window_indices(o, L)  # (N, L)
-    ref = p.z[o - 1] if base != "none" else np.zeros(len(o))
-    feats = [(p.z[idx] - ref[:, None])[..., None]]
-    if p.c.shape[1]:
-        cref = p.c[o - 1] if base != "none" else np.zeros((len(o), p.c.shape[1]))
-        feats.append(p.c[idx] - cref[:, None, :])
-    feats.append(p.cal[idx])
-    fut = o[:, None] + np.arange(H)[None, :]  # (N, H)
-    if base == "seasonal":
-        b = np.stack([ser.seasonal_base(p.z, int(k), H, sp.m) for k in o])
-    else:
-        b = np.repeat(ref[:, None], H, axis=1)
-    zf = np.full((len(o), H), np.nan)
-    inside = fut < len(p.z)
-    zf[inside] = p.z[fut[inside]]
-    as_t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
-    return {"context": as_t(np.concatenate(feats, axis=-1)), "known": as_t(p.cal[fut]), "base": as_t(b),
-            "target": as_t(zf - b)}
-
-
-def _cat(parts: list[dict[str, Tensor]]) -> dict[str, Tensor]:
-    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
 
 
 class ForecastTask:
@@ -202,7 +145,7 @@ class ForecastTask:
         for p, s in zip(prepared, splits):
             train.append(windows(p, list(range(sp.context, s.valid_start - sp.horizon + 1)), sp, d.base))
             valid.append(windows(p, list(range(s.valid_start, s.test_start - sp.horizon + 1)), sp, d.base))
-        self.train, self.valid = _cat(train), _cat(valid)
+        self.train, self.valid = cat(train), cat(valid)
         self.n = self.train["target"].shape[0]
 
     def num_batches(self) -> int:
@@ -262,54 +205,6 @@ def fit_scalers(d: ForecastDataConfig, s: ser.Series, train_end: int) -> tuple[s
     return scaler, covs
 
 
-# -- forecasting with the network and the baselines --------------------------------------------
-
-
-def network_forecast(model: Forecaster, p: Prepared, starts: list[int], sp: Spans, base: str, factor: float = 1.0
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Point forecasts (N, H) and quantiles (N, H, Q) in the series' units, from each origin;
-    ``factor`` multiplies the standard deviations (the calibration)."""
-    w = windows(p, starts, sp, base)
-    dev = next(model.parameters()).device
-    model.eval()
-    with torch.no_grad():
-        mu, sigma = model(w["context"].to(dev), w["known"].to(dev))
-    mu = (mu.cpu().double() + w["base"].double()).numpy()
-    q = fm.gaussian_quantiles(mu, factor * sigma.cpu().double().numpy())
-    return p.scaler.inverse(mu), p.scaler.inverse(q)
-
-
-def make_baselines(names: list[str], m: int, quiet: bool = False) -> list[Any]:
-    from rnnkit.forecasting import baselines as bl
-    from rnnkit.forecasting import statistical as st
-
-    out: list[Any] = []
-    for name in names:
-        if name in ("ets", "arima") and not st.have_statsmodels():
-            if not quiet:
-                print(f'note: baseline {name} skipped: it needs statsmodels (pip install "rnnkit[forecast]")',
-                      file=sys.stderr)
-            continue
-        out.append({"naive": bl.Naive, "drift": bl.Drift}[name]() if name in ("naive", "drift") else
-                   bl.SeasonalNaive(m) if name == "seasonal-naive" else
-                   st.ETS(m) if name == "ets" else st.ARIMA(m))
-    return out
-
-
-def baseline_forecast(b: Any, v: np.ndarray, scaler: ser.Scaler, starts: list[int], H: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """A baseline's point forecasts (N, H) and quantiles (N, H, Q) from each origin; ``v`` is the
-    transformed series (``log y`` or ``y``), the space every baseline works in."""
-    means, qs = [], []
-    for o in starts:
-        mean, std = b.forecast(v[:o], H)
-        q = fm.gaussian_quantiles(mean, std)
-        means.append(mean)
-        qs.append(q)
-    inv = np.exp if scaler.log else (lambda a: a)
-    return inv(np.array(means)), inv(np.array(qs))
-
-
 def calibration_factor(model: Forecaster, task: ForecastTask) -> float:
     """The factor on sigma that makes the 80% intervals cover 80% of the validation targets:
     the 0.8 quantile of ``|target - mu| / sigma`` over the 0.9 quantile of the standard normal."""
@@ -321,69 +216,6 @@ def calibration_factor(model: Forecaster, task: ForecastTask) -> float:
         mu, sigma = model(task.valid["context"].to(dev), task.valid["known"].to(dev))
     r = ((task.valid["target"].to(dev) - mu).abs() / sigma).flatten().double().cpu().numpy()
     return float(np.quantile(r, 0.8) / Z80)
-
-
-def backtest(model: Forecaster, prepared: list[Prepared], splits: list[ser.Split], sp: Spans,
-             d: ForecastDataConfig, quiet: bool = False, factor: float = 1.0) -> dict[str, Any]:
-    """Rolling-origin evaluation over the test span of every series: the network and the baselines
-    on the same origins. Returns metrics per model (over all series), per model and series, the
-    forecasts, and the baselines' chosen forms."""
-    names = _columns(d.baselines)
-    per_model: dict[str, dict[str, list[np.ndarray]]] = {}
-    rows: list[dict[str, Any]] = []
-    per_series: dict[str, dict[str, dict[str, float]]] = {}
-    forms: dict[str, dict[str, str]] = {}
-
-    def add(model_name: str, s: ser.Series, starts: list[int], f: np.ndarray, q: np.ndarray, scale: float) -> None:
-        y = np.stack([s.y[o : o + sp.horizon] for o in starts])
-        acc = per_model.setdefault(model_name, {"y": [], "f": [], "q": [], "scale": []})
-        acc["y"].append(y)
-        acc["f"].append(f)
-        acc["q"].append(q)
-        acc["scale"].append(np.full(len(starts), scale))
-        per_series.setdefault(s.name, {})[model_name] = fm.summary(y, f, q, np.full(len(starts), scale))
-        for i, o in enumerate(starts):
-            for k in range(sp.horizon):
-                rows.append({"series": s.name, "model": model_name, "origin": s.label(o), "step": k + 1,
-                             "time": s.label(o + k), "actual": y[i, k], "forecast": f[i, k],
-                             "lo80": q[i, k, fm.LOW], "hi80": q[i, k, fm.HIGH]})
-
-    for p, split in zip(prepared, splits):
-        s = p.series
-        starts = ser.origins(split.test_start, split.n, sp.horizon, d.stride)
-        try:
-            scale = fm.seasonal_naive_scale(s.y[: split.test_start], sp.m)
-        except ValueError as e:
-            raise RnnkitError(f"series {s.name!r}: {e}") from None
-        f, q = network_forecast(model, p, starts, sp, d.base, factor)
-        add("rnn", s, starts, f, q, scale)
-        v = np.log(s.y) if p.scaler.log else s.y
-        for b in make_baselines(names, sp.m, quiet):
-            b.fit(v[: split.test_start])
-            if hasattr(b, "describe"):
-                forms.setdefault(s.name, {})[b.name] = b.describe()
-            bf, bq = baseline_forecast(b, v, p.scaler, starts, sp.horizon)
-            add(b.name, s, starts, bf, bq, scale)
-    overall = {name: fm.summary(np.concatenate(a["y"]), np.concatenate(a["f"]), np.concatenate(a["q"]),
-                                np.concatenate(a["scale"])) for name, a in per_model.items()}
-    return {"overall": overall, "series": per_series, "forms": forms, "rows": rows}
-
-
-def table(results: dict[str, dict[str, float]]) -> str:
-    """A markdown table of models x metrics."""
-    cols = ("mase", "smape", "mae", "rmse", "coverage80", "crps")
-    lines = ["| model | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-    for name, r in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r[c]:.4g}" if c in r else "-" for c in cols) + " |")
-    return "\n".join(lines)
-
-
-def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["series"])
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
 # -- train -------------------------------------------------------------------------------------
@@ -452,7 +284,7 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
         model.eval()
         factor = calibration_factor(model, task) if d.calibrate else 1.0
         (run_dir / "calibration.json").write_text(json.dumps({"sigma_factor": factor}) + "\n", encoding="utf-8")
-        res = backtest(model, prepared, splits, sp, d, quiet, factor)
+        res = backtest(model, prepared, splits, sp, d.base, d.stride, _columns(d.baselines), quiet, factor)
         summary["test"] = res["overall"]["rnn"]
         summary["backtest"] = {k: v for k, v in res.items() if k != "rows"} | {"sigma_factor": factor}
         trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
