@@ -394,8 +394,9 @@ def split_spans(s: Series, horizon: int, test: int, valid: int, context: int, co
     spans can't hold a horizon, or the training span is too short for one context window and horizon."""
     n = len(s)
     if test and horizon > test:
+        start = int(s.lines[max(0, n - test)])
         raise RnnkitError(f"--horizon {horizon} is longer than the test span (--test {test} steps) of column "
-                          f"{column!r}")
+                          f"{column!r}, which starts at line {start or '?'}; shorten --horizon or lengthen --test")
     if valid and horizon > valid:
         raise RnnkitError(f"--horizon {horizon} is longer than the validation span (--valid {valid} steps)")
     test_start, valid_start = n - test, n - test - valid
