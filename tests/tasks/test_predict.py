@@ -79,3 +79,23 @@ def test_not_a_classifier_run(tmp_path: Path, capsys):
                  "--valid-size", "8", "--test-size", "8", "--no-progress"]) == 0
     assert main(["predict", str(run), "text"]) == 2
     assert "rnnkit predict reads classify and tag runs" in capsys.readouterr().err
+
+
+def test_a_tag_run_is_handed_to_the_tagger(data_dir: Path, tmp_path: Path, capsys, monkeypatch):
+    import gzip
+
+    with gzip.open(data_dir / "ud-english-ewt" / "en_ewt-ud-train.conllu.gz", "rt", encoding="utf-8") as f:
+        blocks = f.read().split("\n\n")[:40]
+    train = tmp_path / "train.conllu"
+    train.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+    run = tmp_path / "tag"
+    assert main(["train", "tag", "--data", str(train), "--valid", str(train), "--format", "conllu", "--no-crf",
+                 "--epochs", "1", "--hidden-size", "8", "--word-embed-size", "8", "--char-embed-size", "4",
+                 "--char-hidden-size", "4", "--threads", "1", "--no-progress", "--out", str(run)]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin", io.StringIO("The cat sat .\n"))
+    assert main(["predict", str(run)]) == 0
+    out = lines(capsys.readouterr().out)
+    assert len(out) == 1 and out[0]["tokens"] == ["The", "cat", "sat", "."] and len(out[0]["tags"]) == 4
+    assert main(["predict", str(run), "--data", str(train)]) == 2
+    assert "--data (a labelled file) is for classify runs" in capsys.readouterr().err
