@@ -15,6 +15,15 @@ from rnnkit.data import audio
 from rnnkit.errors import RnnkitError
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread (two threads spend more time synchronising than computing here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def wav_bytes(samples: torch.Tensor, rate: int = 8000, channels: int = 1, width: int = 2) -> bytes:
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:

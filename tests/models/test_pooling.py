@@ -9,6 +9,15 @@ import rnnkit
 from rnnkit.models.pooling import MODES, Pooling
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread (two threads spend more time synchronising than computing here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _outputs(bidirectional: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     torch.manual_seed(0)
     lstm = rnnkit.LSTM(3, 4, batch_first=True, bidirectional=bidirectional)
