@@ -185,17 +185,22 @@ def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
 
 
-def predict_proba(model: nn.Module, inputs: list[Tensor], batch_size: int) -> Tensor:
-    """``(N, C)`` class probabilities of ``inputs`` in their order, batched by length."""
+def predict_log_proba(model: nn.Module, inputs: list[Tensor], batch_size: int) -> Tensor:
+    """``(N, C)`` class log-probabilities of ``inputs`` in their order, batched by length."""
     device = _device(model)
     out: list[Tensor | None] = [None] * len(inputs)
     with torch.no_grad():
         for idx in sorted_batches([x.shape[0] for x in inputs], batch_size):
             x, lengths = batch_inputs([inputs[i] for i in idx])
-            probs = torch.softmax(model(x.to(device), lengths).float(), dim=-1).cpu()
+            logp = torch.log_softmax(model(x.to(device), lengths).float(), dim=-1).cpu()
             for row, i in enumerate(idx):
-                out[i] = probs[row]
+                out[i] = logp[row]
     return torch.stack(out)  # type: ignore[arg-type]
+
+
+def predict_proba(model: nn.Module, inputs: list[Tensor], batch_size: int) -> Tensor:
+    """``(N, C)`` class probabilities of ``inputs`` in their order."""
+    return predict_log_proba(model, inputs, batch_size).exp()
 
 
 def score(model: nn.Module, split: Encoded, batch_size: int,
@@ -203,11 +208,9 @@ def score(model: nn.Module, split: Encoded, batch_size: int,
     """``({"loss", "acc", "macro_f1"}, confusion matrix (C, C))`` of ``model`` on ``split``.
 
     ``loss`` is the (class-weighted, as in training) mean cross-entropy."""
-    probs = predict_proba(model, split.inputs, batch_size)
-    C = probs.shape[1]
-    logp = torch.log(probs.clamp(min=1e-12))
+    logp = predict_log_proba(model, split.inputs, batch_size)
     loss = F.nll_loss(logp, split.y, weight=weights)
-    cm = metrics.confusion_matrix(split.y, probs.argmax(1), C)
+    cm = metrics.confusion_matrix(split.y, logp.argmax(1), logp.shape[1])
     return {"loss": float(loss), **metrics.summary(cm)}, cm
 
 
