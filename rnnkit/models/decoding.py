@@ -6,11 +6,18 @@ with ``step(y_prev, memory, state)`` (:class:`~rnnkit.models.seq2seq.Seq2Seq`,
 
 Beam search keeps ``K`` live hypotheses per input, all inputs in one batch of ``B*K`` rows. At
 each step the ``2K`` best extensions of a row's beams are taken (over ``K*V`` candidates): those
-ending in ``<eos>`` among the top ``K`` are finished, the best ``K`` others live on. An input is
-done once it has ``K`` finished hypotheses (early end), or at its maximum length, where its live
-beams are finished as they are. The answer is the finished hypothesis with the best
-length-normalised score ``log p(y | x) / lp(|y|)``, ``lp(n) = ((5 + n) / 6) ** alpha`` (Wu et al.
-2016; ``alpha = 0``: the plain log-probability). With ``K = 1`` this is greedy decoding, exactly.
+ending in ``<eos>`` among the top ``K`` are finished, the best ``K`` others live on. The answer is
+the finished hypothesis with the best length-normalised score ``log p(y | x) / lp(|y|)``,
+``lp(n) = ((5 + n) / 6) ** alpha`` (Wu et al. 2016; ``alpha = 0``: the plain log-probability). An
+input ends early once no live beam can beat its best finished hypothesis any more (a live beam's
+log-probability only falls and its normalisation is at most ``lp(limit)``: the stop loses nothing),
+else at its maximum length, where its live beams are finished as they are. With ``K = 1`` and
+``alpha = 0`` this is greedy decoding, exactly.
+
+A beam prunes: the prefix of the greedy output can fall out of the ``K`` best, and the beams kept
+may end worse (on Multi30k with ``K = 5, alpha = 0``, 3.5% of the test sentences). So by default
+the greedy hypothesis (one greedy pass, about ``1/K`` of the beam's work) competes with the beam's
+finished ones: a wider beam never returns an output scoring below greedy decoding's.
 """
 
 from __future__ import annotations
@@ -103,10 +110,21 @@ def length_norm(score: float, n: int, alpha: float) -> float:
     return score / ((5 + n) / 6) ** alpha if alpha else score
 
 
+def _bound(score: float, limit: int, alpha: float) -> float:
+    """The best normalised score a live beam of log-probability ``score`` (<= 0) can still reach: its
+    log-probability only falls, and its length normalisation is at most ``lp(limit)``."""
+    return length_norm(score, limit, alpha) if math.isfinite(score) else -math.inf
+
+
 @torch.no_grad()
 def beam_search(model: Any, inputs: tuple[Tensor, ...], bos: int, eos: int, limits: Tensor, beam_size: int,
-                length_penalty: float = 0.0) -> list[Hypothesis]:
-    """Batched beam search (module docstring); one best :class:`Hypothesis` per input."""
+                length_penalty: float = 0.0, keep_greedy: bool = True) -> list[Hypothesis]:
+    """Batched beam search (module docstring); one best :class:`Hypothesis` per input.
+
+    ``keep_greedy``: the greedy hypothesis competes with the beam's, so the answer never scores below
+    greedy decoding's (and the early stop can end sooner).
+    """
+    seeds = greedy(model, inputs, bos, eos, limits) if keep_greedy and beam_size > 1 else None
     memory, state = model.encode(*inputs)
     B, K = memory.keys.shape[0], beam_size
     device = memory.keys.device
@@ -118,6 +136,8 @@ def beam_search(model: Any, inputs: tuple[Tensor, ...], bos: int, eos: int, limi
     hist = torch.zeros(B * K, 0, dtype=torch.long, device=device)
     attn_hist: Tensor | None = None
     finished: list[list[tuple[float, Hypothesis]]] = [[] for _ in range(B)]
+    for b, h in enumerate(seeds or []):
+        finished[b].append((length_norm(h.score, len(h.tokens) + h.ended, length_penalty), h))
     done = [False] * B
     limits = limits.tolist()
     base = (torch.arange(B, device=device) * K).unsqueeze(1)
@@ -155,8 +175,9 @@ def beam_search(model: Any, inputs: tuple[Tensor, ...], bos: int, eos: int, limi
         for b in range(B):
             if done[b]:
                 continue
-            if len(finished[b]) >= K:
-                done[b] = True
+            if finished[b] and max(f[0] for f in finished[b]) >= _bound(float(scores[b, 0]), limits[b],
+                                                                         length_penalty):
+                done[b] = True  # no live beam can still beat the best finished hypothesis
             elif t + 1 >= limits[b]:  # out of length: the live beams end here, unended
                 for k in range(K):
                     r = b * K + k

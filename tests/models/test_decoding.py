@@ -31,7 +31,8 @@ def test_beam_of_one_is_greedy_exactly(attention: str, cell: str, eos_bias: floa
     m = model(0, attention, cell, eos_bias)
     src, lengths = inputs(1)
     limits = DecodeConfig().limits(lengths)
-    g, b = greedy(m, (src, lengths), BOS, EOS, limits), beam_search(m, (src, lengths), BOS, EOS, limits, 1, 0.6)
+    g = greedy(m, (src, lengths), BOS, EOS, limits)
+    b = beam_search(m, (src, lengths), BOS, EOS, limits, 1, 0.0, keep_greedy=False)
     assert [h.tokens for h in g] == [h.tokens for h in b]
     assert [h.score for h in g] == [h.score for h in b]
     assert [h.ended for h in g] == [h.ended for h in b]
@@ -49,10 +50,12 @@ def test_wider_beams_never_score_below_greedy():
         limits = DecodeConfig(max_length=16).limits(lengths)
         g = greedy(m, (src, lengths), BOS, EOS, limits)
         for k in (2, 4):
-            b = beam_search(m, (src, lengths), BOS, EOS, limits, k, 0.0)
-            worse += sum(y.score < x.score - 1e-5 for x, y in zip(g, b))
-            total += len(b)
-    assert total == 384 and worse == 0
+            # the beam alone (without the greedy hypothesis competing) and as decode() runs it
+            for keep in (False, True):
+                b = beam_search(m, (src, lengths), BOS, EOS, limits, k, 0.0, keep_greedy=keep)
+                worse += sum(y.score < x.score - 1e-5 for x, y in zip(g, b))
+                total += len(b)
+    assert total == 768 and worse == 0
 
 
 def test_attention_rows_and_hypothesis_scores_are_the_model_log_probability():
