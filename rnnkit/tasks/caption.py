@@ -32,7 +32,6 @@ from rnnkit.models.captioner import Captioner, CaptionerConfig
 from rnnkit.models.decoding import DecodeConfig, decode
 from rnnkit.tasks import runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
-from rnnkit.training.trainer import autocast_dtype, resolve_device
 
 TASK = "caption"
 VOCAB = (*SPECIALS, *captions.WORDS)  # word d has id len(SPECIALS) + d
@@ -169,15 +168,8 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
     data, train_cfg, decode_cfg = configs["data"], configs["train"], configs["decode"]
     check_data(data)
     decode_cfg.validate()
-    train_cfg.validate()
-    device = resolve_device(train_cfg.device)
-    autocast_dtype(train_cfg.precision, device)
-    with runs.lock(run_dir):
-        dist = distributed.setup(device.type)
-        try:
-            return _train(run_dir, data, configs["model"], decode_cfg, train_cfg, dist, resume, quiet)
-        finally:
-            distributed.cleanup()
+    with runs.training(run_dir, train_cfg) as dist:
+        return _train(run_dir, data, configs["model"], decode_cfg, train_cfg, dist, resume, quiet)
 
 
 def _train(run_dir: Path, data: CaptionDataConfig, model_cfg: CaptionerConfig, decode_cfg: DecodeConfig,

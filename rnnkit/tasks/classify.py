@@ -40,7 +40,7 @@ from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.tasks import classify_data as cd
 from rnnkit.tasks import runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
-from rnnkit.training.trainer import autocast_dtype, resolve_device
+from rnnkit.training.trainer import resolve_device
 
 TASK = "classify"
 POOL = 50  # bucketing pool, in batches
@@ -277,15 +277,8 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
     """Train a classifier into ``run_dir``; returns the Trainer's summary with the test metrics of the best model."""
     data, audio_cfg, train_cfg = configs["data"], configs["audio"], configs["train"]
     check_data(data, audio_cfg)
-    train_cfg.validate()
-    device = resolve_device(train_cfg.device)
-    autocast_dtype(train_cfg.precision, device)
-    with runs.lock(run_dir):
-        dist = distributed.setup(device.type)
-        try:
-            return _train(run_dir, configs, dist, resume, quiet)
-        finally:
-            distributed.cleanup()
+    with runs.training(run_dir, train_cfg) as dist:
+        return _train(run_dir, configs, dist, resume, quiet)
 
 
 def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, resume: bool,

@@ -33,7 +33,7 @@ from rnnkit.models.sampling import SampleConfig
 from rnnkit.state import detach_state, map_state
 from rnnkit.tasks import options, runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
-from rnnkit.training.trainer import autocast_dtype, resolve_device
+from rnnkit.training.trainer import resolve_device
 
 TASK = "lm"
 UNKNOWN_LIMIT = 0.5  # refuse to evaluate a text whose tokens are mostly unknown to the vocabulary
@@ -263,15 +263,8 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, title: s
     """Train a language model into ``run_dir``; returns the Trainer's summary (plus test metrics)."""
     data, model_cfg, train_cfg = configs["data"], configs["model"], configs["train"]
     check_data_config(data)
-    train_cfg.validate()
-    device = resolve_device(train_cfg.device)
-    autocast_dtype(train_cfg.precision, device)  # refuses fp16 on the CPU before any work is done
-    with runs.lock(run_dir):
-        dist = distributed.setup(device.type)
-        try:
-            return _train(run_dir, data, model_cfg, train_cfg, dist, resume, title, quiet)
-        finally:
-            distributed.cleanup()
+    with runs.training(run_dir, train_cfg) as dist:
+        return _train(run_dir, data, model_cfg, train_cfg, dist, resume, title, quiet)
 
 
 def _train(run_dir: Path, data: LMDataConfig, model_cfg: LMConfig, train_cfg: TrainConfig,

@@ -33,7 +33,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.sequence import SequenceConfig, SequenceModel
 from rnnkit.tasks import runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
-from rnnkit.training.trainer import autocast_dtype, resolve_device
+from rnnkit.training.trainer import resolve_device
 
 PROBLEMS = ("adding", "copy", "seqdigits")
 SOLVED_MSE = 0.01  # the adding problem counts as solved below this test MSE
@@ -234,15 +234,8 @@ def train(problem: str, run_dir: Path, configs: dict[str, Any], resume: bool = F
     """Train ``problem`` into ``run_dir``; returns the Trainer's summary with the test metrics of the best model."""
     data, model_cfg, train_cfg = configs["data"], configs["model"], configs["train"]
     check_data(problem, data)
-    train_cfg.validate()
-    device = resolve_device(train_cfg.device)
-    autocast_dtype(train_cfg.precision, device)
-    with runs.lock(run_dir):
-        dist = distributed.setup(device.type)
-        try:
-            return _train(problem, run_dir, data, model_cfg, train_cfg, dist, resume, quiet, on_step)
-        finally:
-            distributed.cleanup()
+    with runs.training(run_dir, train_cfg) as dist:
+        return _train(problem, run_dir, data, model_cfg, train_cfg, dist, resume, quiet, on_step)
 
 
 def _train(problem: str, run_dir: Path, data: Any, model_cfg: SequenceConfig, train_cfg: TrainConfig,

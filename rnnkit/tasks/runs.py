@@ -82,6 +82,26 @@ def lock(run_dir: Path) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+
+@contextlib.contextmanager
+def training(run_dir: Path, train_cfg: Any) -> Iterator[Any]:
+    """What every task's ``train`` does around its loop: refuse unusable train options and an
+    impossible precision/device pair before any work, hold ``run_dir``'s lock, and set up (and
+    tear down) the torchrun process group. Yields the ``DistInfo`` of this process."""
+    from rnnkit.training import distributed
+    from rnnkit.training.trainer import autocast_dtype, resolve_device
+
+    train_cfg.validate()
+    device = resolve_device(train_cfg.device)
+    autocast_dtype(train_cfg.precision, device)  # refuses fp16 on the CPU before any work is done
+    with lock(run_dir):
+        dist = distributed.setup(device.type)
+        try:
+            yield dist
+        finally:
+            distributed.cleanup()
+
+
 def prepare(run_dir: Path, resume: bool, can_resume: bool = True) -> dict[str, Any] | None:
     """Check ``run_dir`` for a new run or a resume; returns the saved config when resuming.
 

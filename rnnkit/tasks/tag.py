@@ -49,7 +49,7 @@ from rnnkit.models.charfeatures import casing
 from rnnkit.models.tagger import SequenceTagger, TaggerBatch, TaggerConfig
 from rnnkit.tasks import options, runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
-from rnnkit.training.trainer import autocast_dtype, resolve_device
+from rnnkit.training.trainer import resolve_device
 
 TASK = "tag"
 BEST_SCORE = "best-score.pt"  # the weights with the best validation F1 / accuracy
@@ -335,15 +335,8 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
     """Train a tagger into ``run_dir``; returns the Trainer's summary with the test scores of ``best.pt``."""
     data, model_cfg, train_cfg = configs["data"], configs["model"], configs["train"]
     check_data_config(data)
-    train_cfg.validate()
-    device = resolve_device(train_cfg.device)
-    autocast_dtype(train_cfg.precision, device)
-    with runs.lock(run_dir):
-        dist = distributed.setup(device.type)
-        try:
-            return _train(run_dir, data, model_cfg, train_cfg, dist, resume, quiet)
-        finally:
-            distributed.cleanup()
+    with runs.training(run_dir, train_cfg) as dist:
+        return _train(run_dir, data, model_cfg, train_cfg, dist, resume, quiet)
 
 
 def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cfg: TrainConfig,

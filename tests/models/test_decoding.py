@@ -66,7 +66,8 @@ def test_attention_rows_and_hypothesis_scores_are_the_model_log_probability():
         assert h.attention.shape == (len(h.tokens) + h.ended, 9)
         assert torch.all(h.attention[:, int(lengths[i]):] == 0)
         y = torch.tensor([[BOS, *h.tokens, *([EOS] if h.ended else [])]])
-        logits, _ = m(src[i : i + 1], lengths[i : i + 1], y[:, :-1])
+        with torch.no_grad():
+            logits, _ = m(src[i : i + 1], lengths[i : i + 1], y[:, :-1])
         logp = torch.log_softmax(logits, -1).gather(2, y[:, 1:, None]).sum()
         assert float(logp) == pytest.approx(h.score, abs=1e-4)
 
