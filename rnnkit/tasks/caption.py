@@ -31,7 +31,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.captioner import Captioner, CaptionerConfig
 from rnnkit.models.decoding import DecodeConfig, decode
 from rnnkit.tasks import runs
-from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint, distributed
 
 TASK = "caption"
 VOCAB = (*SPECIALS, *captions.WORDS)  # word d has id len(SPECIALS) + d
@@ -97,7 +97,7 @@ def caption_images(model: nn.Module, images: Tensor, decode_cfg: DecodeConfig, b
     return out
 
 
-class CaptionTask:
+class CaptionTask(StatelessTask):
     """Composed digit images as a Trainer task (see the module docstring)."""
 
     unit = "img"
@@ -118,9 +118,6 @@ class CaptionTask:
 
     def num_batches(self) -> int:
         return -(-self.cfg.train_size // self.cfg.batch_size)
-
-    def start_epoch(self, epoch: int) -> None:
-        pass
 
     def batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, Tensor]]:
         if epoch != self._epoch:
@@ -155,12 +152,6 @@ class CaptionTask:
 
     def describe(self, loss: float) -> dict[str, float]:
         return {"ppl": math.exp(min(loss, 50.0))}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
 
 
 def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: bool = False) -> dict[str, Any]:

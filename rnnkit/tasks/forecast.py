@@ -50,7 +50,7 @@ from rnnkit.forecasting.windows import Prepared, Spans, cat, windows
 from rnnkit.metrics import forecast as fm
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig, gaussian_nll
 from rnnkit.tasks import runs
-from rnnkit.training import TrainConfig, Trainer, checkpoint
+from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint
 from rnnkit.training.trainer import resolve_device
 
 TASK = "forecast"
@@ -132,7 +132,7 @@ def resolve_spans(d: ForecastDataConfig, freq: str) -> Spans:
                  d.valid or d.horizon)
 
 
-class ForecastTask:
+class ForecastTask(StatelessTask):
     """Training windows reshuffled every epoch (seeded); validation on the forecasts from every
     origin of the validation span."""
 
@@ -150,9 +150,6 @@ class ForecastTask:
 
     def num_batches(self) -> int:
         return -(-self.n // self.cfg.batch_size)
-
-    def start_epoch(self, epoch: int) -> None:
-        pass
 
     def batches(self, epoch: int, start: int) -> Iterator[dict[str, Tensor]]:
         order = torch.randperm(self.n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
@@ -172,15 +169,6 @@ class ForecastTask:
         target = self.valid["target"].to(dev)
         mu, sigma = model(self.valid["context"].to(dev), self.valid["known"].to(dev))
         return {"loss": float(gaussian_nll(mu, sigma, target)), "mae_z": float((mu - target).abs().mean())}
-
-    def describe(self, loss: float) -> dict[str, float]:
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
 
 
 # -- reading and preparing ---------------------------------------------------------------------

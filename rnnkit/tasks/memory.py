@@ -32,7 +32,7 @@ from rnnkit.data import digits, synthetic
 from rnnkit.errors import RnnkitError
 from rnnkit.models.sequence import SequenceConfig, SequenceModel
 from rnnkit.tasks import runs
-from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint, distributed
 from rnnkit.training.trainer import resolve_device
 
 PROBLEMS = ("adding", "copy", "seqdigits")
@@ -106,25 +106,7 @@ def _score(model: nn.Module, x: Tensor, y: Tensor, problem: str, recall: int = 0
     return metrics
 
 
-class _Stateless:
-    """What a task without carried state or derived metrics gives the Trainer."""
-
-    unit = "seq"
-
-    def start_epoch(self, epoch: int) -> None:
-        pass
-
-    def describe(self, loss: float) -> dict[str, float]:
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
-
-
-class GeneratedTask(_Stateless):
+class GeneratedTask(StatelessTask):
     """The adding or copy problem as a Trainer task (see the module docstring)."""
 
     def __init__(self, problem: str, data: GeneratedConfig, seed: int = 0,
@@ -175,7 +157,7 @@ class GeneratedTask(_Stateless):
         return _score(model, *split, self.problem, self.cfg.length if self.problem == "copy" else 0)
 
 
-class DigitsTask(_Stateless):
+class DigitsTask(StatelessTask):
     """Sequential digits as a Trainer task: the training images reshuffled every epoch (seeded)."""
 
     def __init__(self, data: DigitsConfig, seed: int = 0, dist: distributed.DistInfo | None = None) -> None:

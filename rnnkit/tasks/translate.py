@@ -37,7 +37,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.decoding import DecodeConfig, Hypothesis, decode, length_norm
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.tasks import runs
-from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint, distributed
 from rnnkit.training.trainer import resolve_device
 
 TASK = "translate"
@@ -148,7 +148,7 @@ def token_loss(model: nn.Module, batch: tuple[Tensor, ...], device: torch.device
         int((y_out != PAD).sum())
 
 
-class TranslateTask:
+class TranslateTask(StatelessTask):
     """Sentence pairs as a Trainer task: bucketed, shuffled batches (seeded per epoch), token cross-entropy."""
 
     unit = "tok"
@@ -187,9 +187,6 @@ class TranslateTask:
     def num_batches(self) -> int:
         return len(self._epoch_batches(max(self._epoch, 0)))
 
-    def start_epoch(self, epoch: int) -> None:
-        pass
-
     def batches(self, epoch: int, start: int) -> Iterator[tuple[Tensor, ...]]:
         r, rows = self.dist.rank, self.rows
         for idx in self._epoch_batches(epoch)[start:]:
@@ -204,12 +201,6 @@ class TranslateTask:
 
     def describe(self, loss: float) -> dict[str, float]:
         return {"ppl": math.exp(min(loss, 50.0))}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
 
 
 def score_loss(model: nn.Module, src: list[Tensor], tgt: list[Tensor], batch_size: int) -> dict[str, float]:

@@ -41,3 +41,22 @@ class Task(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class StatelessTask:
+    """A base for tasks with nothing carried between batches and no quantities derived from a loss:
+    the no-op ``start_epoch``, ``describe``, ``state_dict`` and ``load_state_dict`` of the contract."""
+
+    unit = "seq"
+
+    def start_epoch(self, epoch: int) -> None:
+        pass
+
+    def describe(self, loss: float) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
