@@ -13,3 +13,16 @@ class RnnkitError(ValueError):
 
 class CheckpointError(RnnkitError):
     """A checkpoint that is missing, truncated, foreign, or does not fit the run."""
+
+
+class ShapeError(ValueError, RuntimeError):
+    """A tensor of the wrong shape, rank or device given to a layer or cell.
+
+    Both a ``ValueError`` (what rnnkit has always raised) and a ``RuntimeError``
+    (what torch.nn raises for the same mistakes, and what PyTorch's own tests and
+    other people's code catch), so code written against either keeps working.
+    """
+
+
+class DTypeError(TypeError, ValueError):
+    """A tensor of the wrong dtype: a ``TypeError``, and a ``ValueError`` as torch.nn raises."""

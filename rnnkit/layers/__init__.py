@@ -1,6 +1,10 @@
 """Recurrent layers: the generic ``Recurrent`` and the torch.nn-compatible RNN/LSTM/GRU."""
 
+from rnnkit.layers import quantization
+from rnnkit.layers.quantization import to_torch_nn
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.torch_compat import GRU, LSTM, RNN
 
-__all__ = ["GRU", "LSTM", "RNN", "Recurrent"]
+quantization.register(LSTM, GRU)
+
+__all__ = ["GRU", "LSTM", "RNN", "Recurrent", "to_torch_nn"]

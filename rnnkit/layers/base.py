@@ -23,6 +23,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnkit.backends import fused, reference
 from rnnkit.backends.select import BACKENDS, BackendFallbackWarning, choose
+from rnnkit.errors import ShapeError
 from rnnkit.layers.checks import check_input, check_lengths, check_state
 from rnnkit.state import map_state, zip_states
 
@@ -43,18 +44,19 @@ class RecurrentBase(nn.Module):
     batch_first: bool
     dropout: float
 
-    def _init_common(self, backend: str, dropout: float, num_layers: int) -> None:
+    def _init_common(self, backend: str, dropout: float, num_layers: int, warn_dropout: bool = True) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
         if not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        if dropout > 0 and num_layers == 1:
+        if warn_dropout and dropout > 0 and num_layers == 1:
             warnings.warn(f"dropout={dropout} does nothing with num_layers=1: it applies between "
                           f"stacked layers only", UserWarning, stacklevel=3)
         self.backend = backend
-        #: the backend that ran the last forward call ("native", "fused" or "reference")
+        #: the backend that ran the last forward call ("native", "fused" or "reference"; "torch"
+        #: when torch.nn's own forward ran because the call was traced, exported or compiled)
         self.backend_used: str | None = None
 
     @property
@@ -102,6 +104,8 @@ class RecurrentBase(nn.Module):
         if packed:
             if lengths is not None:
                 raise ValueError(f"{name}: pass lengths or a PackedSequence, not both")
+            # pad_packed_sequence puts the rows back in the caller's order (sorted_indices is
+            # None for a batch packed already sorted: enforce_sorted=True, pack_sequence)
             sorted_idx, unsorted_idx = input.sorted_indices, input.unsorted_indices
             input, lengths = pad_packed_sequence(input, batch_first=False)
             batch_first = False
@@ -142,8 +146,11 @@ class RecurrentBase(nn.Module):
             final = map_state(final, lambda s: s.index_select(1, inv.to(s.device)))
             lengths = lengths[inv]
         if packed:
-            out = pack_padded_sequence(out.index_select(1, sorted_idx), lengths[sorted_idx.cpu()],
-                                       enforce_sorted=True)
+            if lengths is None:  # every sequence ran the whole T steps
+                lengths = torch.full((B,), T, dtype=torch.int64)
+            if sorted_idx is not None:
+                out, lengths = out.index_select(1, sorted_idx), lengths[sorted_idx.cpu()]
+            out = pack_padded_sequence(out, lengths, enforce_sorted=True)
             out = PackedSequence(out.data, out.batch_sizes, sorted_idx, unsorted_idx)
         elif unbatched:
             out = out.squeeze(1)
@@ -151,6 +158,26 @@ class RecurrentBase(nn.Module):
         elif batch_first:
             out = out.transpose(0, 1)
         return out, final
+
+    def step(self, x_t: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """One time step, for streaming: ``x_t (B, I)`` (or unbatched ``(I,)``) -> ``(out_t, state)``.
+
+        ``out_t (B, D*O)``; ``state`` as ``forward``'s (``None``: zeros). Feeding a sequence
+        step by step, carrying the state, gives the outputs and final state of one
+        ``forward`` call over the whole sequence (unidirectional layers: a reverse
+        direction needs the whole sequence).
+        """
+        if self.bidirectional:
+            raise ValueError(f"{type(self).__name__}: step() needs a unidirectional layer (a reverse "
+                             f"direction reads the sequence from its end)")
+        if not isinstance(x_t, Tensor) or x_t.dim() not in (1, 2):
+            got = tuple(x_t.shape) if isinstance(x_t, Tensor) else type(x_t).__name__
+            raise ShapeError(f"{type(self).__name__}: step() expects one step, x_t of shape (B, I) or (I,), "
+                             f"got {got}")
+        # one step as a sequence of length 1: (1, B, I), (B, 1, I), or unbatched (1, I)
+        time_dim = 1 if self.batch_first and x_t.dim() == 2 else 0
+        out, state = self(x_t.unsqueeze(time_dim), state)
+        return out.squeeze(time_dim), state
 
     def _zero_state(self, batch: int, x: Tensor) -> Any:
         """Zeros shaped like the layer state: each cell-state tensor stacked to ``(L*D, B, ...)``."""

@@ -1,91 +1,118 @@
 """``rnnkit.RNN``, ``rnnkit.LSTM``, ``rnnkit.GRU``: drop-in for the torch.nn classes.
 
-Same constructor, same forward, same parameter names and layout
-(``weight_ih_l{k}[_reverse]``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``,
-``weight_hr_l{k}``), so state dicts move both ways. In addition: ``lengths=`` in
-forward (padding masked without packing), ``backend=`` (``auto``, ``native``,
-``fused``, ``reference``; the one that ran is ``layer.backend_used``), and the
-``recurrent_init`` / ``forget_bias`` initialisation options.
+They *are* ``torch.nn.RNN``/``LSTM``/``GRU`` (subclasses): the same constructor, the
+parameters created and initialised by torch.nn's own code (so a seeded layer starts
+from the same numbers), the same names and layout (``weight_ih_l{k}[_reverse]``,
+``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``, ``weight_hr_l{k}``), ``.mode``,
+``isinstance(layer, torch.nn.LSTM)``, and code that knows torch.nn's layers (pickling,
+``torch.load`` with ``weights_only``, parametrizations, quantization, export) sees one.
+In addition: ``lengths=`` in forward (padding masked without packing), ``backend=``
+(``auto``, ``native``, ``fused``, ``reference``; the one that ran is
+``layer.backend_used``), the ``recurrent_init`` / ``forget_bias`` initialisation
+options, and ``step(x_t, state)`` for streaming.
 
-The weights live on the layer; one parameter-free cell definition per layer
-input size holds the equations and is bound to each layer's and direction's
-weights for a forward call.
+Whenever the call is being traced, exported, compiled or transformed (``torch.jit.trace``,
+``torch.onnx.export``, ``torch.export``, ``torch.compile``, ``torch.func``), or its
+tensors are not plain tensors (meta, fake), the layer runs torch.nn's own forward: the
+one graph those tools know how to capture. ``layer.backend_used`` then says ``"torch"``.
+
+Weights are read through the module's attributes at every call (never cached), so
+``torch.nn.utils.weight_norm``, ``torch.nn.utils.parametrize`` and
+``torch.func.functional_call`` apply to every backend.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.backends import native
 from rnnkit.cells import BoundCell, Cell, ElmanCell, GRUCell, LSTMCell
 from rnnkit.init import RECURRENT_INITS, forget_gate_bias_, orthogonal_recurrent_
 from rnnkit.layers.base import RecurrentBase
+from rnnkit.layers.checks import check_lengths
 from rnnkit.state import LSTMState
+
+_GATES = {"lstm": 4, "gru": 3, "elman": 1}
+
+
+def torch_path_required(x: Any, hx: Any = None, weight: Tensor | None = None) -> bool:
+    """Whether this call must run torch.nn's own forward (see the module docstring).
+
+    Tracers, exporters, ``torch.compile`` and ``torch.func`` capture torch's RNN ops but
+    not rnnkit's Python time loop (its in-place buffers and hand-written
+    ``autograd.Function`` would be recorded as constants or fail); a batch of zero
+    sequences is left to torch.nn, which returns empty outputs.
+    """
+    if (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
+            or torch.onnx.is_in_onnx_export() or torch._C._are_functorch_transforms_active()):
+        return True
+    data = x.data if isinstance(x, PackedSequence) else x
+    if not isinstance(data, Tensor):
+        return False
+    if type(data) is not Tensor:
+        return True  # FakeTensor, functional or other subclass tensors
+    if data.device.type == "meta" and (weight is None or weight.device.type == "meta"):
+        return True  # shape propagation on the meta device (a meta input to CPU weights is an error)
+    if hx is not None:
+        leaves = [hx] if isinstance(hx, Tensor) else [h for h in hx if isinstance(h, Tensor)]
+        if any(type(h) is not Tensor for h in leaves):
+            return True
+    return data.dim() == 3 and data.shape[0 if isinstance(x, PackedSequence) else 1] == 0
 
 
 class _TorchLayer(RecurrentBase):
-    kind: str = ""
+    """rnnkit's machinery on a ``torch.nn.RNNBase`` subclass (``_torch_cls`` is the torch.nn class)."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 proj_size: int = 0, device: Any = None, dtype: Any = None, *,
-                 nonlinearity: str = "tanh", backend: str = "auto", recurrent_init: str = "uniform",
-                 forget_bias: float | None = None) -> None:
-        super().__init__()
+    kind: str = ""
+    _torch_cls: type[nn.RNNBase] = nn.RNNBase
+
+    def __init__(self, *args: Any, backend: str = "auto", recurrent_init: str = "uniform",
+                 forget_bias: float | None = None, **kwargs: Any) -> None:
         name = type(self).__name__
-        for arg, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if not isinstance(v, int) or isinstance(v, bool):
-                raise TypeError(f"{name}: {arg} must be an int, got {type(v).__name__}")
-        if hidden_size <= 0 or input_size <= 0:
-            raise ValueError(f"{name}: input_size and hidden_size must be > 0, got {input_size}, {hidden_size}")
         if recurrent_init not in RECURRENT_INITS:
             raise ValueError(f"{name}: unknown recurrent_init {recurrent_init!r}: expected one of "
                              f"{', '.join(RECURRENT_INITS)}")
         if forget_bias is not None and self.kind != "lstm":
             raise ValueError(f"{name}: forget_bias applies to the LSTM only")
-        self._init_common(backend, dropout, num_layers)
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional, self.proj_size = bidirectional, proj_size
-        self.nonlinearity = nonlinearity
-        self.recurrent_init, self.forget_bias = recurrent_init, forget_bias
-        D = self.num_directions
-        first = self._make_cell(input_size)
+        # read by reset_parameters, which torch.nn's __init__ calls before it returns
+        object.__setattr__(self, "recurrent_init", recurrent_init)
+        object.__setattr__(self, "forget_bias", forget_bias)
+        # torch.nn validates the arguments, creates the parameters in its order and
+        # initialises them (the same random numbers as torch.nn's layer)
+        self._torch_cls.__init__(self, *args, **kwargs)
+        self._init_common(backend, self.dropout, self.num_layers, warn_dropout=False)
+        self._build_defs()
+
+    def _build_defs(self) -> None:
+        first = self._make_cell(self.input_size)
         # plain attribute, not a submodule: the definitions hold no tensors and must not
         # show up in named_modules()/state_dict() (torch.nn's layers have none)
-        self._defs: list[Cell] = [first, self._make_cell(first.output_size * D)]
-        self._flat_weights_names: list[str] = []
-        self._all_weights: list[list[str]] = []
-        factory = {"device": device, "dtype": dtype}
-        for k in range(num_layers):
-            cell = self._defs[min(k, 1)]
-            for d in range(D):
-                names = []
-                for pname, shape in cell.parameter_shapes().items():
-                    full = f"{pname}_l{k}{'_reverse' if d else ''}"
-                    setattr(self, full, nn.Parameter(torch.empty(shape, **factory)))
-                    names.append(full)
-                # torch.nn's flat order: w_ih, w_hh, b_ih, b_hh, w_hr
-                self._flat_weights_names.extend(names)
-                self._all_weights.append(names)
-        self.reset_parameters()
+        self._defs: list[Cell] = [first, self._make_cell(first.output_size * self.num_directions)]
 
     def _make_cell(self, input_size: int) -> Cell:
         raise NotImplementedError
 
     def reset_parameters(self) -> None:
         """torch.nn's init, then the chosen recurrent init and forget-gate bias."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            nn.init.uniform_(p, -bound, bound)
-        if self.recurrent_init == "orthogonal":
-            orthogonal_recurrent_(self, self._defs[0].gates)
-        if self.forget_bias is not None:
+        nn.RNNBase.reset_parameters(self)
+        if getattr(self, "recurrent_init", "uniform") == "orthogonal":
+            orthogonal_recurrent_(self, _GATES[self.kind])
+        if getattr(self, "forget_bias", None) is not None:
             forget_gate_bias_(self, self.forget_bias)
+
+    # -- pickling: torch.save(layer) / torch.load(weights_only=True) --------
+    def __getstate__(self) -> dict[str, Any]:
+        state = nn.RNNBase.__getstate__(self)
+        state.pop("_defs", None)  # rebuilt on load: keeps the pickle to torch.nn's own globals
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        nn.RNNBase.__setstate__(self, state)
+        self._build_defs()
 
     @property
     def cell_kind(self) -> str:
@@ -95,48 +122,58 @@ class _TorchLayer(RecurrentBase):
     def can_native(self) -> bool:
         return True
 
+    def _weight(self, name: str) -> Tensor | None:
+        # through getattr, not _parameters: weight_norm hooks and parametrizations replace
+        # the parameter by a computed tensor of the same name
+        return getattr(self, name, None)
+
     def cell_at(self, layer: int, direction: int) -> BoundCell:
         cell = self._defs[min(layer, 1)]
         sfx = f"_l{layer}{'_reverse' if direction else ''}"
-        return BoundCell(cell, tuple(self._parameters.get(n + sfx) for n in cell.weight_names))
+        return BoundCell(cell, tuple(self._weight(n + sfx) for n in cell.weight_names))
 
     def native_call(self, x: Tensor, hx: Any, lengths: Tensor | None,
                     batch_sizes: list[int] | None) -> tuple[Tensor, Any]:
         mode = self.kind if self.kind != "elman" else f"elman-{self.nonlinearity}"
-        out, state = native.run(mode, x, hx, self._flat_weights, self.bias, self.num_layers,
+        weights = [self._weight(n) for n in self._flat_weights_names]
+        out, state = native.run(mode, x, hx, weights, self.bias, self.num_layers,
                                 self.dropout, self.training, self.bidirectional, lengths, batch_sizes)
         return out, (LSTMState(*state) if self.kind == "lstm" else state)
 
-    @property
-    def _flat_weights(self) -> list[Tensor]:
-        return [self._parameters[n] for n in self._flat_weights_names]
+    # -- forward ------------------------------------------------------------
+    def forward(self, input: Tensor | PackedSequence, hx: Any = None,
+                lengths: Tensor | list[int] | None = None) -> tuple[Any, Any]:
+        """As torch.nn's forward, plus ``lengths (B,)``: see :meth:`RecurrentBase.forward`."""
+        if torch_path_required(input, hx, self._weight(self._flat_weights_names[0])):
+            return self._torch_forward(input, hx, lengths)
+        return super().forward(input, hx, lengths)
 
-    @property
-    def all_weights(self) -> list[list[nn.Parameter]]:
-        """Parameters grouped per layer and direction, as ``torch.nn.RNNBase.all_weights``."""
-        return [[self._parameters[n] for n in names] for names in self._all_weights]
-
-    def flatten_parameters(self) -> None:
-        """Accepted for torch.nn compatibility; rnnkit keeps no flat weight buffer."""
+    def _torch_forward(self, input: Any, hx: Any, lengths: Any) -> tuple[Any, Any]:
+        """torch.nn's forward; ``lengths`` become a packed sequence around it."""
+        self.backend_used = "torch"
+        if lengths is None or isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise ValueError(f"{type(self).__name__}: pass lengths or a PackedSequence, not both")
+            out, state = self._torch_cls.forward(self, input, hx)
+        else:
+            T = input.shape[1 if self.batch_first else 0]
+            lengths = check_lengths(type(self).__name__, lengths, input.shape[0 if self.batch_first else 1], T)
+            if lengths is None:
+                out, state = self._torch_cls.forward(self, input, hx)
+            else:
+                packed = pack_padded_sequence(input, lengths, batch_first=self.batch_first, enforce_sorted=False)
+                out, state = self._torch_cls.forward(self, packed, hx)
+                out, _ = pad_packed_sequence(out, batch_first=self.batch_first, total_length=T)
+        return out, (LSTMState(*state) if self.kind == "lstm" else state)
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.proj_size:
-            s += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional:
-            s += ", bidirectional=True"
-        return s + f", backend={self.backend!r}"
+        s = nn.RNNBase.extra_repr(self)
+        if self.kind == "elman" and self.nonlinearity != "tanh":
+            s += f", nonlinearity={self.nonlinearity!r}"
+        return s + (f", backend={self.backend!r}" if self.backend != "auto" else "")
 
 
-class RNN(_TorchLayer):
+class RNN(_TorchLayer, nn.RNN):
     """Elman RNN layer, drop-in for ``torch.nn.RNN`` (see :class:`rnnkit.cells.ElmanCell`).
 
     ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
@@ -145,24 +182,13 @@ class RNN(_TorchLayer):
     """
 
     kind = "elman"
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device: Any = None, dtype: Any = None, **kw: Any) -> None:
-        if "proj_size" in kw:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, device, dtype, nonlinearity=nonlinearity, **kw)
+    _torch_cls = nn.RNN
 
     def _make_cell(self, input_size: int) -> Cell:
         return ElmanCell(input_size, self.hidden_size, self.bias, self.nonlinearity, create_parameters=False)
 
-    def extra_repr(self) -> str:
-        nl = f", nonlinearity={self.nonlinearity!r}" if self.nonlinearity != "tanh" else ""
-        return super().extra_repr() + nl
 
-
-class LSTM(_TorchLayer):
+class LSTM(_TorchLayer, nn.LSTM):
     """LSTM layer, drop-in for ``torch.nn.LSTM`` (see :class:`rnnkit.cells.LSTMCell`).
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -172,12 +198,13 @@ class LSTM(_TorchLayer):
     """
 
     kind = "lstm"
+    _torch_cls = nn.LSTM
 
     def _make_cell(self, input_size: int) -> Cell:
-        return LSTMCell(input_size, self.hidden_size, self.bias, self.proj_size, create_parameters=False)
+        return LSTMCell(input_size, self.hidden_size, self.bias, proj_size=self.proj_size, create_parameters=False)
 
 
-class GRU(_TorchLayer):
+class GRU(_TorchLayer, nn.GRU):
     """GRU layer, drop-in for ``torch.nn.GRU`` (see :class:`rnnkit.cells.GRUCell`).
 
     ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -186,14 +213,13 @@ class GRU(_TorchLayer):
     """
 
     kind = "gru"
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: Any = None, dtype: Any = None, **kw: Any) -> None:
-        if "proj_size" in kw:
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         0, device, dtype, **kw)
+    _torch_cls = nn.GRU
 
     def _make_cell(self, input_size: int) -> Cell:
         return GRUCell(input_size, self.hidden_size, self.bias, create_parameters=False)
+
+
+# torch.save(model) of a model holding rnnkit layers loads with torch.load's default
+# weights_only=True wherever rnnkit is imported, as torch.nn's layers do once allowlisted:
+# their pickles hold only torch.nn's own state (see __getstate__), no code of their own.
+torch.serialization.add_safe_globals([RNN, LSTM, GRU])

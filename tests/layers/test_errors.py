@@ -19,12 +19,12 @@ def test_wrong_rank(lstm):
 
 
 def test_wrong_feature_size(lstm):
-    with pytest.raises(ValueError, match=r"expected input with 4 features.*got shape \(3, 2, 7\)"):
+    with pytest.raises(ValueError, match=r"input_size. Expected 4, got 7 \(input of shape \(3, 2, 7\), laid out \(T, B, I\)\)"):
         lstm(torch.randn(3, 2, 7))
 
 
 def test_empty_input(lstm):
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match=r"larger than 0 in RNN: input of shape \(0, 2, 4\) has no time steps"):
         lstm(torch.randn(0, 2, 4))
 
 
@@ -40,12 +40,12 @@ def test_mixed_dtype(lstm):
 
 def test_wrong_state_shape(lstm):
     h = torch.zeros(2, 2, 5)
-    with pytest.raises(ValueError, match=r"expected initial state c of shape \(2, 2, 5\).*got \(1, 2, 5\)"):
+    with pytest.raises(ValueError, match=r"Expected hidden size \(2, 2, 5\) for initial state c .*got \(1, 2, 5\)"):
         lstm(torch.randn(3, 2, 4), (h, torch.zeros(1, 2, 5)))
     with pytest.raises(ValueError, match=r"initial state must be a tuple \(h, c\), got 1"):
         lstm(torch.randn(3, 2, 4), h)
     gru = rnnkit.GRU(4, 5)
-    with pytest.raises(ValueError, match=r"expected initial state h_0 of shape \(1, 2, 5\).*got \(1, 3, 5\)"):
+    with pytest.raises(ValueError, match=r"Expected hidden size \(1, 2, 5\) for initial state h_0 .*got \(1, 3, 5\)"):
         gru(torch.randn(3, 2, 4), torch.zeros(1, 3, 5))
 
 
@@ -77,14 +77,16 @@ def test_device_mismatch_names_both_devices(lstm):
         lstm(meta)
 
 
-def test_dropout_with_one_layer_warns():
-    with pytest.warns(UserWarning, match="dropout=0.3 does nothing with num_layers=1"):
+def test_dropout_with_one_layer_warns_once_as_torch_nn():
+    with pytest.warns(UserWarning, match="dropout=0.3 and num_layers=1") as caught:
         rnnkit.GRU(4, 5, dropout=0.3)
+    assert len(caught) == 1
 
 
 @pytest.mark.parametrize("kw,msg", [
-    (dict(dropout=1.5), "dropout must be a number in"),
-    (dict(num_layers=0), "num_layers must be >= 1"),
+    # torch.nn's own checks and messages: the constructor is torch.nn's
+    (dict(dropout=1.5), "dropout should be a number in range"),
+    (dict(num_layers=0), "num_layers must be greater than zero"),
     (dict(recurrent_init="xavier"), "unknown recurrent_init"),
 ])
 def test_bad_constructor_arguments(kw, msg):
