@@ -1,9 +1,9 @@
 """UCR/UEA time-series archive files (``.ts``, the sktime/aeon text format): multivariate, variable length.
 
-A file is ``#`` comment lines, ``@`` header lines (``@problemName``, ``@univariate``,
-``@dimensions``, ``@equalLength``, ``@classLabel true <labels...>``, ...), then after ``@data``
-one case per line: the channels separated by ``:``, each a comma list of values, then the class
-label (when ``@classLabel true``)::
+A file is comment lines (``#``, or ``%`` as some archive files write them), ``@`` header lines
+(``@problemName``, ``@univariate``, ``@dimensions``, ``@equalLength``, ``@classLabel true
+<labels...>``, ...), then after ``@data`` one case per line: the channels separated by ``:``, each
+a comma list of values, then the class label (when ``@classLabel true``)::
 
     1.86,1.89,1.94:-0.21,-0.19,-0.24:...:1
 
@@ -112,7 +112,7 @@ def read_ts(path: str | Path, nan: str = "fill") -> TSData:
             raise RnnkitError(f"{path}: not a UTF-8 text file ({e.reason}); is it a .ts file?") from None
     for no, raw in lines:
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line or (not in_data and line.startswith(("#", "%"))) or line.startswith("#"):
             continue
         at = f"{path}:{no}"
         if not in_data:

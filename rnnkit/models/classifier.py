@@ -3,15 +3,22 @@
 For a sequence ``x_1 .. x_T`` (``lengths`` says how many steps of a padded batch are real)::
 
     x_t = <unk> (id 0) with probability word_dropout, while training (token ids)
-    E_t = Embed(x_t)  (token ids)   or   (x_t - mu) / sigma  (feature vectors)   (B, T, E|I)
+    E_t = Embed(x_t)  (token ids)   or   Normalize(x)_t  (feature vectors)          (B, T, E|I')
     E_t = Dropout(E_t)                                                             (embed_dropout)
-    H_t = RNN(E_t)    L stacked layers, D = 2 if bidirectional (BiRNN)             (B, T, D*H)
+    G_t = ConvFrontEnd(E)   feature inputs with frontend="conv": T' = T / 2^k      (B, T', F)
+    H_t = RNN(E_t or G_t)    L stacked layers, D = 2 if bidirectional (BiRNN)      (B, T', D*H)
     p   = Pool(H, lengths)   last | mean | max | attention (padding-aware)         (B, D*H)
+          [p ; mean_t G_t]   with the front end, as LSTM-FCN joins its two branches (B, D*H + F)
     y   = W_o Dropout(p) + b_o                                                     (B, C) logits
 
-The feature mean ``mu`` and spread ``sigma`` (``I`` each) are buffers set by the task from the
+``Normalize`` is ``normalize="global"``: ``(x_t - mu) / sigma`` with the training set's feature
+mean ``mu`` and spread ``sigma`` (``I`` each); or ``"series"``: each series standardised by its
+own statistics, with its level and log-scale as ``2 I`` extra features standardised by training
+statistics (:mod:`rnnkit.models.frontend`). The statistics are buffers set by the task from the
 training data (:meth:`SequenceClassifier.set_normalization`), so a saved model standardises its
-inputs the way it was trained. Word dropout (Iyyer et al. 2015) trains the ``<unk>`` embedding,
+inputs the way it was trained. ``"auto"`` in a config is for the task to resolve from the data; a
+model built with it (or from a checkpoint older than these fields) uses ``global`` and no front end.
+Word dropout (Iyyer et al. 2015) trains the ``<unk>`` embedding,
 which is what words never seen in training get at test time. Padding never matters: the recurrent
 layer masks it (``lengths=``) and the pooling never reads it.
 """
@@ -24,7 +31,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import field
+from rnnkit.models import frontend as fe
 from rnnkit.models.birnn import BiRNN
+from rnnkit.models.frontend import ConvFrontEnd
 from rnnkit.models.lm import CELLS
 from rnnkit.models.pooling import MODES, Pooling
 
@@ -46,6 +55,15 @@ class ClassifierConfig:
     word_dropout: float = field(0.0, "token inputs: probability of replacing a token by <unk> while training")
     dropout: float = field(0.3, "dropout between recurrent layers and before the output layer")
     backend: str = field("auto", "recurrent backend", choices=("auto", "native", "fused", "reference"))
+    normalize: str = field("auto", "feature inputs: standardise with the training set's per-feature statistics "
+                           "(global), or each series by its own, keeping its level and scale as extra features "
+                           "(series); auto: series for .ts data, global otherwise", choices=("auto", *fe.NORMALIZE))
+    frontend: str = field("auto", "feature inputs: strided conv blocks (LSTM-FCN style) before the recurrent "
+                          "layers, or none; auto: conv when the median training length is above "
+                          f"{fe.TARGET_STEPS} steps", choices=("auto", "conv", "none"))
+    frontend_channels: int = field(64, "conv front end: channels F of every block")
+    downsample: int = field(-1, "conv front end: stride-2 blocks k, the recurrent layers see T / 2^k steps "
+                            f"(-1: from the median training length, towards {fe.TARGET_STEPS} steps)")
     vocab_size: int = 0  # set by the task: token inputs (0: feature inputs)
     input_size: int = 0  # set by the task: features per step I (0: token inputs)
     num_classes: int = 2  # set by the task: C
@@ -79,14 +97,26 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"SequenceClassifier: embed_size must be >= 1, got {c.embed_size}")
         if c.attention_size < 0:
             raise ValueError(f"SequenceClassifier: attention_size must be >= 0, got {c.attention_size}")
+        if c.frontend_channels < 1:
+            raise ValueError(f"SequenceClassifier: frontend_channels must be >= 1, got {c.frontend_channels}")
         self.config = c
         self.embed = nn.Embedding(c.vocab_size, c.embed_size) if c.vocab_size else None
+        # "auto" is the task's to resolve from the data; unresolved it means what it meant before it existed
+        self.normalize = "global" if c.normalize == "auto" else c.normalize
+        use_conv = c.frontend == "conv" and not c.vocab_size
+        in_size = c.embed_size if c.vocab_size else c.input_size
         if not c.vocab_size:
             self.register_buffer("feature_mean", torch.zeros(c.input_size))
             self.register_buffer("feature_std", torch.ones(c.input_size))
+            if self.normalize == "series":
+                self.register_buffer("extra_mean", torch.zeros(2 * c.input_size))
+                self.register_buffer("extra_std", torch.ones(2 * c.input_size))
+                in_size = 3 * c.input_size
         self.in_drop = nn.Dropout(c.embed_dropout)
+        self.frontend = ConvFrontEnd(in_size, c.frontend_channels, max(0, c.downsample)) if use_conv else None
+        if self.frontend is not None:
+            in_size = self.frontend.out_size
         D = 2 if c.bidirectional else 1
-        in_size = c.embed_size if c.vocab_size else c.input_size
         between = c.dropout if c.num_layers > 1 else 0.0
         # both directions on unpacked input (BiRNN), so torch's oneDNN LSTM kernel runs: a packed
         # sequence would take its per-step CPU path. Forwards, padding follows the real steps and
@@ -97,17 +127,39 @@ class SequenceClassifier(nn.Module):
                                              dropout=between, backend=c.backend))
         self.pool = Pooling(c.pooling, D * c.hidden_size, D, c.attention_size)
         self.drop = nn.Dropout(c.dropout)
-        self.out = nn.Linear(D * c.hidden_size, c.num_classes)
+        self.out = nn.Linear(D * c.hidden_size + (self.frontend.out_size if self.frontend is not None else 0),
+                             c.num_classes)
 
-    def set_normalization(self, mean: Tensor, std: Tensor) -> None:
-        """Standardise feature inputs with these per-feature statistics ``(I,)`` (zero spread counts as 1)."""
+    def set_normalization(self, mean: Tensor, std: Tensor, extra_mean: Tensor | None = None,
+                          extra_std: Tensor | None = None) -> None:
+        """Standardise feature inputs with these per-feature statistics ``(I,)`` (zero spread counts as 1);
+        ``normalize="series"`` also takes those of the ``2 I`` level and log-scale features
+        (:func:`rnnkit.models.frontend.series_extra_stats`)."""
         if self.embed is not None:
             raise ValueError("SequenceClassifier: token inputs take no feature normalization")
         self.feature_mean.copy_(mean)
         self.feature_std.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+        if self.normalize == "series":
+            if extra_mean is None or extra_std is None:
+                raise ValueError("SequenceClassifier: normalize='series' needs the statistics of the level and "
+                                 "scale features too")
+            self.extra_mean.copy_(extra_mean)
+            # zero spread counts as 1; an infinite one (a constant feature, see series_extra_stats) zeroes it
+            self.extra_std.copy_(torch.where(extra_std > 0, extra_std, torch.ones_like(extra_std)))
+
+    def _normalize(self, x: Tensor, lengths: Tensor) -> Tensor:
+        if self.normalize == "global":
+            return (x - self.feature_mean) / self.feature_std
+        if self.normalize == "none":
+            return x
+        mean, std = fe.series_stats(x, lengths)
+        z = (x - mean.unsqueeze(1)) / torch.where(std > 0, std, torch.ones_like(std)).unsqueeze(1)
+        extra = (fe.series_extras(mean, std) - self.extra_mean) / self.extra_std
+        return torch.cat([z, extra.unsqueeze(1).expand(-1, x.shape[1], -1)], dim=-1)
 
     def features(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
-        """The pooled representation ``(B, D*H)`` that the output layer reads."""
+        """The pooled representation ``(B, D*H)`` (``(B, D*H + F)`` with the conv front end) that the output layer
+        reads."""
         c = self.config
         if self.embed is not None:
             if x.dim() != 2 or x.dtype != torch.long:
@@ -120,7 +172,6 @@ class SequenceClassifier(nn.Module):
         else:
             if x.dim() != 3 or x.shape[-1] != c.input_size:
                 raise ValueError(f"SequenceClassifier: expected features (B, T, {c.input_size}), got {tuple(x.shape)}")
-            e = (x - self.feature_mean) / self.feature_std
         B, T = x.shape[:2]
         if lengths is None:
             lengths = torch.full((B,), T, dtype=torch.long)
@@ -129,10 +180,21 @@ class SequenceClassifier(nn.Module):
         elif B and (int(lengths.min()) < 1 or int(lengths.max()) > T):
             raise ValueError(f"SequenceClassifier: lengths must be in [1, {T}], got {lengths.tolist()[:8]}")
         lengths = lengths.to(x.device)
+        if self.embed is None:
+            e = self._normalize(x, lengths)
         e = self.in_drop(e)
+        conv = None
+        if self.frontend is not None:
+            e, lengths = self.frontend(e, lengths)
+            conv = e
         # outputs past each end are meaningless here; the pooling never reads them
         h, _ = self.rnn(e, lengths) if self.config.bidirectional else self.rnn(e)
-        return self.pool(h, lengths)
+        pooled = self.pool(h, lengths)
+        if conv is None:
+            return pooled
+        # the front end's global average (the FCN branch of LSTM-FCN): padding is zero, so sum / length
+        gap = conv.sum(1) / lengths.unsqueeze(1).to(conv.dtype)
+        return torch.cat([pooled, gap], dim=1)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.out(self.drop(self.features(x, lengths)))

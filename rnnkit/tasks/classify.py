@@ -36,7 +36,9 @@ from rnnkit.data.batching import bucket_batches, pad_sequences, sorted_batches
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics import classification as metrics
+from rnnkit.models import frontend as fe
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
+from rnnkit.tasks import classify_auto as ca
 from rnnkit.tasks import classify_data as cd
 from rnnkit.tasks import runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
@@ -73,15 +75,16 @@ class DataConfig:
     split_seed: int = field(0, "seed of the validation hold-out")
     class_weights: str = field("none", "loss weight per class: none, or balanced (N / (C n_c), for imbalanced "
                                "labels)", choices=("none", "balanced"))
-    select: str = field("acc", "the model that scores the test set and answers rnnkit predict: the best "
-                        "validation accuracy (best-acc.pt; ties go to the lower loss) or the lowest validation "
-                        "loss (best.pt)", choices=("acc", "loss"))
+    select: str = field("auto", "the model that scores the test set and answers rnnkit predict: the best "
+                        "validation accuracy (best-acc.pt; ties go to the lower loss), the lowest validation "
+                        f"loss (best.pt) or the final one (last.pt); auto: acc with {ca.MIN_SELECT} or more "
+                        "validation sequences, else last", choices=("auto", "acc", "loss", "last"))
     batch_size: int = field(32, "sequences per training step (split across processes under torchrun)")
     eval_batch_size: int = field(256, "sequences per forward pass when evaluating")
 
 
 def sections() -> dict[str, type]:
-    return {"data": DataConfig, "audio": AudioConfig, "model": ClassifierConfig, "train": TrainConfig}
+    return {"data": DataConfig, "audio": AudioConfig, "model": ClassifierConfig, "train": ca.ClassifyTrainConfig}
 
 
 def check_data(data: DataConfig, audio_cfg: AudioConfig) -> None:
@@ -294,20 +297,24 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
                 prep.vocab is not None and Vocab.from_dict(saved["vocab"]) != prep.vocab):
             raise RnnkitError(f"the classes or vocabulary of {data.data} differ from those in {run_dir}/last.pt; "
                               f"resume with the same training data and options")
-    model_cfg = model_config(model_cfg, prep)
+    model_cfg = ca.resolve_model(model_config(model_cfg, prep), data.format, prep.train.lengths,
+                                 prep.vocab is not None)
     torch.manual_seed(train_cfg.seed)
     try:
         model = SequenceClassifier(model_cfg)
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"model options: {cfgmod.as_flags(str(e), ClassifierConfig)}") from None
     if prep.vocab is None:
-        model.set_normalization(*cd.feature_stats(prep.train.inputs))
+        extra = fe.series_extra_stats(prep.train.inputs) if model.normalize == "series" else (None, None)
+        model.set_normalization(*cd.feature_stats(prep.train.inputs), *extra)
     weights = balanced_weights(prep.train.y, len(prep.classes)) if data.class_weights == "balanced" else None
+    data = dataclasses.replace(data, select=ca.resolve_select(data.select, len(prep.valid.inputs)))
+    task = ClassifyTask(prep.train, prep.valid, data, weights, train_cfg.seed, dist)
+    train_cfg = ca.resolve_train(train_cfg, task.num_batches())
     resolved = {"task": TASK, **{name: cfgmod.to_dict(c) for name, c in
                                  (("data", data), ("audio", audio_cfg), ("model", model_cfg), ("train", train_cfg))}}
-    extra = {"classes": prep.classes, "vocab": prep.vocab.to_dict() if prep.vocab is not None else None}
-    keep = (run_dir / BEST_ACC, checkpoint.make(TASK, resolved, **extra))
-    task = ClassifyTask(prep.train, prep.valid, data, weights, train_cfg.seed, dist, keep)
+    extra_meta = {"classes": prep.classes, "vocab": prep.vocab.to_dict() if prep.vocab is not None else None}
+    task.keep = (run_dir / BEST_ACC, checkpoint.make(TASK, resolved, **extra_meta))
     if dist.is_main:
         runs.write_config(run_dir, resolved)
     sizes = " / ".join(str(len(s.inputs)) if s is not None else "-" for s in (prep.train, prep.valid, prep.test))
@@ -316,17 +323,33 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
         f"{inputs}; {model_cfg.num_layers}x{model_cfg.hidden_size} {'bi' if model_cfg.bidirectional else ''}"
         f"{model_cfg.cell.upper()} {model_cfg.pooling} pooling, {sum(p.numel() for p in model.parameters()):,} "
         f"parameters")
-    meta = {"task": TASK, "config": resolved, **extra, "title": f"classify: {model_cfg.cell.upper()} ({run_dir.name})"}
+    say(ca.describe(model_cfg, train_cfg, data.select))
+    for note in ca.split_notes(prep.train.y, prep.valid.y, prep.classes):
+        say(note)
+    meta = {"task": TASK, "config": resolved, **extra_meta,
+            "title": f"classify: {model_cfg.cell.upper()} ({run_dir.name})"}
     try:
         trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
-    if prep.test is None:
-        return summary
-    chosen = run_dir / (BEST_ACC if data.select == "acc" and (run_dir / BEST_ACC).is_file() else "best.pt")
+    chosen = run_dir / {"acc": BEST_ACC, "loss": "best.pt", "last": "last.pt"}[data.select]
+    if not chosen.is_file():
+        chosen = run_dir / "best.pt"
     model.load_state_dict(checkpoint.load(chosen, TASK)["model"])
     model.eval()
+    # a model that learned nothing must say so: judged on the whole training split, in eval mode
+    fitted = score(model, prep.train, data.eval_batch_size, weights)[0]
+    valid = score(model, prep.valid, data.eval_batch_size, weights)[0]
+    summary["train_fit"] = fitted
+    summary["warnings"] = ca.chance_warnings(fitted["loss"], prep.train.y, valid["acc"], prep.valid.y,
+                                             len(prep.classes))
+    for line in summary["warnings"]:
+        trainer.log.write({"step": trainer.step, "split": "warning", "message": line})
+        if dist.is_main:
+            print(line, file=sys.stderr)  # even with quiet=True: a chance-level model is never silent
+    if prep.test is None:
+        return summary
     test, cm = score(model, prep.test, data.eval_batch_size, weights)
     summary["test"] = test
     trainer.log.write({"step": trainer.step, "split": "test", "checkpoint": chosen.name, **test})
@@ -362,9 +385,11 @@ def load_run(run: str | Path, device: str = "cpu") -> LoadedRun:
     dev = resolve_device(device)
     path = runs.find_checkpoint(run)
     ckpt = checkpoint.load(path)
-    if Path(run).is_dir() and (Path(run) / BEST_ACC).is_file() and ckpt.get("config", {}).get("data", {}).get(
-            "select", "acc") == "acc":
-        path = Path(run) / BEST_ACC
+    # runs saved before --select had "last" or "auto" chose best-acc.pt when it was there
+    select = ckpt.get("config", {}).get("data", {}).get("select", "acc")
+    wanted = {"acc": BEST_ACC, "last": "last.pt"}.get(select)
+    if Path(run).is_dir() and wanted is not None and (Path(run) / wanted).is_file():
+        path = Path(run) / wanted
         ckpt = checkpoint.load(path)
     if ckpt.get("task") != TASK:
         raise RnnkitError(f"checkpoint {path} is from a {ckpt.get('task')!r} run, not {TASK!r}")

@@ -50,7 +50,7 @@ def sst(tmp_path_factory, request) -> Path:
 def test_text_run_writes_everything_and_resumes(sst: Path, tmp_path: Path, capsys):
     run = tmp_path / "sst"
     args = ["train", "classify", "--data", str(sst / "train.txt"), "--valid", str(sst / "dev.txt"), "--test",
-            str(sst / "dev.txt"), "--format", "label-sentence", "--out", str(run), *TINY]
+            str(sst / "dev.txt"), "--format", "label-sentence", "--select", "acc", "--out", str(run), *TINY]
     assert main([*args, "--epochs", "2", "--batch-size", "16"]) == 0
     test = [r for r in records(run) if r["split"] == "test"][-1]
     assert 0 <= test["acc"] <= 1 and 0 <= test["macro_f1"] <= 1 and test["loss"] > 0
@@ -158,3 +158,87 @@ def test_split_helpers():
     assert classify.balanced_weights(torch.tensor([0, 0, 0, 1]), 2).tolist() == pytest.approx([4 / 6, 2.0])
     with pytest.raises(RnnkitError, match="--valid-fraction must be in"):
         classify.check_data(classify.DataConfig(data="x", valid_fraction=1.5), None)
+
+
+def ts_file(path: Path, cases: list[tuple[list[float], str]]) -> Path:
+    labels = sorted({y for _, y in cases})
+    lines = ["@problemName T", "@univariate true", f"@classLabel true {' '.join(labels)}", "@data"]
+    path.write_text("\n".join(lines + [",".join(map(str, x)) + f":{y}" for x, y in cases]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_defaults_learn_a_real_ucr_set_quickly(data_dir: Path, tmp_path: Path, capsys):
+    """No options but the files: ItalyPowerDemand (61 training series of 24 steps) well above chance, < 30 s."""
+    import time
+
+    d = data_dir / "ucr-uea" / "ItalyPowerDemand"
+    test = head(d / "ItalyPowerDemand_TEST.ts", tmp_path / "test.ts", 320)  # header + 307 cases
+    run = tmp_path / "ipd"
+    start = time.process_time()
+    assert main(["train", "classify", "--data", str(d / "ItalyPowerDemand_TRAIN.ts"), "--test", str(test),
+                 "--format", "ts", "--out", str(run), "--threads", "1", "--no-progress"]) == 0
+    cpu = time.process_time() - start
+    err = capsys.readouterr().err
+    assert "defaults: series normalisation, no front end, 500 epochs, 50 warm-up steps" in err
+    assert "warning" not in err
+    test = [r for r in records(run) if r["split"] == "test"][-1]
+    assert test["acc"] > 0.8 and test["checkpoint"] == "last.pt"  # chance 0.5; 1-NN ED 0.955 on the full set
+    assert cpu < 30
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["train"]["epochs"] == 500 and saved["data"]["select"] == "last"  # resolved, so resumes agree
+    assert classify.load_run(run).path.name == "last.pt"
+
+
+def test_long_series_get_the_conv_front_end(data_dir: Path, tmp_path: Path, capsys):
+    d = data_dir / "ucr-uea" / "GunPoint"
+    run = tmp_path / "gp"
+    assert main(["train", "classify", "--data", str(d / "GunPoint_TRAIN.ts"), "--format", "ts", "--out", str(run),
+                 "--max-steps", "3", *TINY]) == 0
+    assert "conv front end 64 channels, /4 steps" in capsys.readouterr().err  # 150 steps -> 38
+    model = classify.load_run(run).model
+    assert model.frontend is not None and model.frontend.downsample == 2
+
+
+def test_a_model_at_chance_is_never_silent(data_dir: Path, tmp_path: Path, capsys):
+    """lr 0: nothing can be learned, and the run says so (also in metrics.jsonl)."""
+    d = data_dir / "ucr-uea" / "ItalyPowerDemand"
+    run = tmp_path / "stuck"
+    assert main(["train", "classify", "--data", str(d / "ItalyPowerDemand_TRAIN.ts"), "--format", "ts",
+                 "--out", str(run), "--lr", "0", "--epochs", "2", *TINY]) == 0
+    assert "warning: the model stayed at chance" in capsys.readouterr().err
+    assert any(r["split"] == "warning" for r in records(run))
+
+
+def test_one_class_and_lone_classes(tmp_path: Path, capsys):
+    one = ts_file(tmp_path / "one.ts", [([float(i), 1.0, 2.0], "a") for i in range(6)])
+    assert main(["train", "classify", "--data", str(one), "--format", "ts", "--out", str(tmp_path / "r1"),
+                 *TINY]) == 2
+    assert "the training data has 1 class (a); a classifier needs at least 2" in capsys.readouterr().err
+    # a class with one example can't be in both splits: trained on, and said to be missing from validation
+    cases = [([float(i), 0.0, 1.0], "a") for i in range(6)] + [([5.0, 5.0, float(i)], "b") for i in range(5)]
+    lone = ts_file(tmp_path / "lone.ts", [*cases, ([9.0, 9.0, 9.0], "c")])
+    assert main(["train", "classify", "--data", str(lone), "--format", "ts", "--out", str(tmp_path / "r2"),
+                 "--epochs", "1", *TINY]) == 0
+    assert "note: 1 of 3 classes have no validation example: c (1 in training)" in capsys.readouterr().err
+
+
+def test_stratified_holdout_keeps_every_class_with_two_examples():
+    labels = [c for c in "abcdefghij" for _ in range(2)] + ["k"] * 30
+    kept, held = cd.stratified_holdout(labels, 0.1, seed=0)
+    assert {labels[i] for i in held} == set("abcdefghijk") and {labels[i] for i in kept} == set("abcdefghijk")
+    assert sorted(kept + held) == list(range(len(labels)))
+
+
+def test_budget_and_schedule_follow_the_data():
+    from rnnkit.tasks import classify_auto as ca
+
+    auto = ca.ClassifyTrainConfig()
+    small = ca.resolve_train(auto, batches_per_epoch=2)
+    assert (small.epochs, small.warmup_steps, small.eval_every) == (500, 50, 50)  # 1,000 steps, 20 evaluations
+    big = ca.resolve_train(auto, batches_per_epoch=2000)
+    assert (big.epochs, big.warmup_steps, big.eval_every) == (10, 200, 0)  # at least 10 epochs, evaluated each
+    given = ca.resolve_train(ca.ClassifyTrainConfig(epochs=3, warmup_steps=0, eval_every=0), 2)
+    assert (given.epochs, given.warmup_steps, given.eval_every) == (3, 0, 0)  # given options are kept
+    assert ca.resolve_select("auto", 99) == "last" and ca.resolve_select("auto", 100) == "acc"
+    with pytest.raises(RnnkitError, match="--warmup-steps must be >= -1"):
+        ca.ClassifyTrainConfig(warmup_steps=-2).validate()
