@@ -175,6 +175,32 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch-size", type=int, default=256, help="inputs per forward pass (default: 256)")
     pr.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     pr.add_argument("--threads", type=int, default=0, help="CPU threads for torch (default: torch's choice)")
+    pr.add_argument("--onnx", nargs="?", const="", default=None, metavar="FILE",
+                    help="run the network in onnxruntime: the run's model.onnx (from rnnkit export), or FILE; "
+                         "give texts before --onnx or as --onnx=FILE")
+
+    xp = sub.add_parser("export", help="export a run's model to ONNX or torch.export (.pt2), checked against PyTorch",
+                        description="Export a trained run (the checkpoint its predictions use) for deployment: the model "
+                                    "(classify, tag: its emissions, forecast, adding, copy, seqdigits) or an encoder "
+                                    "and a one-step decoder (lm, translate, caption), with dynamic batch and time "
+                                    "axes. The files are read back (onnxruntime, or the saved program) and checked on "
+                                    "the run's test data against the PyTorch model: the max difference per output "
+                                    "is printed, and the files are kept only if the numbers agree and the "
+                                    "predictions (labels, tags, greedy tokens) are identical.")
+    xp.add_argument("run", help="run directory or checkpoint file")
+    xp.add_argument("--format", default="onnx", metavar="FORMAT", help="onnx or pt2 (default: onnx)")
+    xp.add_argument("--out", default=None, metavar="FILE",
+                    help="file to write (default: model.onnx / model.pt2 in the run directory); encoder-decoder "
+                         "tasks write FILE's stem + .encoder and .decoder")
+    xp.add_argument("--exporter", default="legacy", metavar="NAME",
+                    help="onnx: legacy (torch.onnx's TorchScript exporter: ONNX's own LSTM/GRU ops, the default) "
+                         "or dynamo (torch.export, the recurrence as an ONNX Scan)")
+    xp.add_argument("--data", default=None, metavar="FILE", help="check on this file (the run's format) instead "
+                    "of the run's test data")
+    xp.add_argument("--limit", type=int, default=64, help="inputs to check on (default: 64)")
+    xp.add_argument("--tolerance", type=float, default=1e-4,
+                    help="largest accepted |exported - PyTorch| / (1 + |PyTorch|) (default: 1e-4)")
+    xp.add_argument("--json", action="store_true", help="print the files and the check as one JSON object")
 
     from rnnkit.models.decoding import DecodeConfig
 
@@ -279,6 +305,8 @@ def _predict(args: argparse.Namespace) -> int:
         raise RnnkitError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.data is not None and args.inputs:
         raise RnnkitError("give either INPUTs or --data FILE, not both")
+    if args.onnx and not args.onnx.endswith(".onnx"):
+        raise RnnkitError(f"--onnx {args.onnx!r}: expected an .onnx file; give texts before --onnx, or --onnx=FILE")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     # texts from stdin, one per line, when neither arguments nor a labelled file are given
@@ -286,7 +314,7 @@ def _predict(args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     right = total = 0
     try:
-        for record in predict.predict(args.run, inputs, args.device, args.data, args.batch_size):
+        for record in predict.predict(args.run, inputs, args.device, args.data, args.batch_size, args.onnx):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             if "true" in record:
                 total += 1
@@ -299,6 +327,26 @@ def _predict(args: argparse.Namespace) -> int:
             out.close()
     if total:
         print(f"{args.data}: accuracy {right / total:.4f} ({right}/{total})", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    import json
+
+    from rnnkit.export import export_run
+
+    res = export_run(args.run, args.format, args.out, args.exporter, args.data, args.limit, args.tolerance)
+    if args.json:
+        r = res.report
+        print(json.dumps({"task": res.task, "exporter": res.exporter,
+                          "files": {k: str(v) for k, v in res.paths.items()}, "inputs": r.inputs,
+                          "max_diff": r.diffs, "scaled_diff": r.scaled,
+                          "identical": {k: list(v) for k, v in r.same.items()}}))
+        return 0
+    for name, path in res.paths.items():
+        print(f"wrote {path} ({res.task} {name}, {args.format}, {res.exporter})")
+    for line in res.report.lines():
+        print(line)
     return 0
 
 
@@ -384,6 +432,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _evaluate(args)
     if args.command == "predict":
         return _predict(args)
+    if args.command == "export":
+        return _export(args)
     if args.command == "translate":
         return _translate(args)
     if args.command == "gradflow":

@@ -202,3 +202,19 @@ def _train(run_dir: Path, data: CaptionDataConfig, model_cfg: CaptionerConfig, d
     trainer.log.write({"step": trainer.step, "split": "test", **test})
     say("test (best model): " + " | ".join(f"{k} {v:.4g}" for k, v in test.items()))
     return summary
+
+
+def load_run(run: str | Path, device: str = "cpu") -> tuple[Captioner, dict[str, Any], Path]:
+    """``(model in eval mode, resolved config, checkpoint path)`` of a trained captioning run."""
+    from rnnkit.training.trainer import resolve_device
+
+    dev = resolve_device(device)
+    path = runs.find_checkpoint(run)
+    ckpt = checkpoint.load(path, TASK)
+    try:
+        conf = ckpt["config"]
+        model = Captioner(cfgmod.build(CaptionerConfig, conf["model"], f"{path} (model config)", internal=True))
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise RnnkitError(f"checkpoint {path} lacks a valid model ({str(e).splitlines()[0]})") from None
+    return model.to(dev).eval(), conf, path

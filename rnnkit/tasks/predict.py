@@ -6,7 +6,9 @@ series run, WAV files, directories or archives for an audio run; each input give
 ``{"input", "label", "probabilities": {label: p}}``. With ``data=`` (a labelled file in the run's
 format, e.g. its test set) every record also holds the ``"true"`` label, and a label that training
 never saw is an error naming its file and line. A ``tag`` run is handed to
-:func:`rnnkit.tasks.tag.predict`, which yields tokens with tags and spans.
+:func:`rnnkit.tasks.tag.predict`, which yields tokens with tags and spans. With ``onnx`` the network runs in
+onnxruntime from the run's export (``rnnkit export RUN``), refused unless it was exported from the checkpoint
+being read; reading the inputs, labelling and (tag) decoding stay the same code.
 """
 
 from __future__ import annotations
@@ -69,9 +71,15 @@ def _labelled(loaded: LoadedRun, path: str) -> tuple[list[Tensor], list[str], li
 
 
 def classify(run: str, inputs: Iterable[str], device: str = "cpu", data: str | None = None,
-             batch_size: int = 256) -> Iterator[dict[str, Any]]:
-    """Records for ``inputs`` (or the labelled file ``data``) from a ``classify`` run; see the module docstring."""
+             batch_size: int = 256, onnx: str | None = None) -> Iterator[dict[str, Any]]:
+    """Records for ``inputs`` (or the labelled file ``data``) from a ``classify`` run; see the module docstring.
+    ``onnx``: run the network in onnxruntime (the run's ``model.onnx`` for ``""``, else that file)."""
     loaded = load_run(run, device)
+    model = loaded.model
+    if onnx is not None:
+        from rnnkit.export.runtime import onnx_model
+
+        model = onnx_model("classify", loaded.model, loaded.path, onnx)
     if data is not None:
         tensors, names, truth = _labelled(loaded, data)
     else:
@@ -82,7 +90,7 @@ def classify(run: str, inputs: Iterable[str], device: str = "cpu", data: str | N
     if loaded.vocab is None and tensors[0].shape[1] != loaded.model.config.input_size:
         raise RnnkitError(f"{names[0]}: {tensors[0].shape[1]} channels per step, the run was trained on "
                           f"{loaded.model.config.input_size}")
-    probs = predict_proba(loaded.model, tensors, batch_size)
+    probs = predict_proba(model, tensors, batch_size)
     for i, p in enumerate(probs):
         record: dict[str, Any] = {"input": names[i], "label": loaded.classes[int(p.argmax())],
                                   "probabilities": {c: round(float(v), DIGITS) for c, v in zip(loaded.classes, p)}}
@@ -92,17 +100,18 @@ def classify(run: str, inputs: Iterable[str], device: str = "cpu", data: str | N
 
 
 def predict(run: str, inputs: Iterable[str], device: str = "cpu", data: str | None = None,
-            batch_size: int = 256) -> Iterator[dict[str, Any]]:
-    """JSON-ready records for ``inputs`` from the run, whatever its task (``classify`` or ``tag``)."""
+            batch_size: int = 256, onnx: str | None = None) -> Iterator[dict[str, Any]]:
+    """JSON-ready records for ``inputs`` from the run, whatever its task (``classify`` or ``tag``); ``onnx``:
+    the network runs in onnxruntime (see :func:`classify`)."""
     task = run_task(run)
     if task == "classify":
-        yield from classify(run, inputs, device, data, batch_size)
+        yield from classify(run, inputs, device, data, batch_size, onnx)
     elif task == "tag":
         if data is not None:
             raise RnnkitError("--data (a labelled file) is for classify runs; give a tag run its texts")
         from rnnkit.tasks import tag
 
-        yield from tag.predict(run, list(inputs), device)
+        yield from tag.predict(run, list(inputs), device, onnx=onnx)
     else:
         raise RnnkitError(f"rnnkit predict reads classify and tag runs; {run} is a {task!r} run"
                           + (" (try rnnkit sample)" if task == "lm" else ""))

@@ -433,13 +433,18 @@ def spans(tokens: Sequence[str], tags: Sequence[str], scheme: str) -> list[dict[
 
 
 def predict(run: str | Path, texts: Iterable[str], device: str = "cpu",
-            batch_size: int = 64) -> Iterator[dict[str, Any]]:
+            batch_size: int = 64, onnx: str | None = None) -> Iterator[dict[str, Any]]:
     """Tag whitespace-tokenised sentences with a trained run, in input order, ``batch_size`` at a time.
 
     Yields ``{"tokens": [...], "tags": [...], "spans": [{"type", "start", "end", "text"}]}`` per text
-    (spans empty for plain tags such as POS; an empty text gives empty lists).
+    (spans empty for plain tags such as POS; an empty text gives empty lists). ``onnx``: the emissions come from
+    onnxruntime (the run's ``model.onnx`` for ``""``, else that file); decoding stays the model's own.
     """
-    model, enc, _, _ = load_run(run, device)
+    model, enc, _, path = load_run(run, device)
+    if onnx is not None:
+        from rnnkit.export.runtime import onnx_model
+
+        model = onnx_model("tag", model, path, onnx)
     pending: list[list[str]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
