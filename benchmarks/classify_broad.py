@@ -24,6 +24,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import platform
 import sys
 import tempfile
@@ -168,12 +169,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(row), flush=True)
     if args.baselines_only:
         return 0
-    out = {"machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread",
+    out = {"machine": f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__}, 1 thread",
            "rows": rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
     print(table(rows))
     return 0
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def table(rows: list[dict]) -> str:

@@ -139,8 +139,9 @@ def chance_warnings(train_loss: float, train_y: Tensor, valid_acc: float, valid_
     if valid_y.numel():
         majority = float(torch.bincount(valid_y, minlength=num_classes).max()) / valid_y.numel()
         if valid_acc <= majority and not out:
-            out.append(f"warning: validation accuracy {valid_acc:.3f} is no better than always answering the most "
-                       f"frequent class ({majority:.3f}): the model does not generalise beyond its training data")
+            out.append(f"warning: validation accuracy {valid_acc:.3f} (of {valid_y.numel()} sequences) is no better "
+                       f"than always answering the most frequent class ({majority:.3f}): the model may not "
+                       f"generalise beyond its training data")
     return out
 
 
