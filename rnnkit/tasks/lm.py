@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from rnnkit import config as cfgmod
 from rnnkit.config import field
 from rnnkit.data import IGNORE, LineBatches, StreamBatches, Vocab, batchify, line_sequences, pad_batch, read_text
-from rnnkit.errors import CheckpointError, RnnkitError
+from rnnkit.errors import RnnkitError
 from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.models.sampling import SampleConfig
 from rnnkit.state import detach_state, map_state
@@ -329,15 +329,7 @@ def _train(run_dir: Path, data: LMDataConfig, model_cfg: LMConfig, train_cfg: Tr
 def load_run(run: str | Path, device: str = "cpu") -> tuple[LanguageModel, Vocab, dict[str, Any], Path]:
     """``(model in eval mode, vocabulary, resolved config, checkpoint path)`` of a trained run."""
     dev = resolve_device(device)
-    path = runs.find_checkpoint(run)
-    try:
-        ckpt = checkpoint.load(path, TASK)
-    except CheckpointError as e:
-        last = path.with_name("last.pt")
-        if not (Path(run).is_dir() and path.name == "best.pt" and last.is_file()):
-            raise
-        print(f"warning: {e}; using {last} instead", file=sys.stderr)
-        path, ckpt = last, checkpoint.load(last, TASK)
+    path, ckpt = runs.load_checkpoint(run, TASK)  # a corrupt best.pt: last.pt, with a warning
     try:
         vocab = Vocab.from_dict(ckpt["vocab"])
         conf = ckpt["config"]

@@ -259,8 +259,7 @@ def _train(problem: str, run_dir: Path, data: Any, model_cfg: SequenceConfig, tr
 def load_run(run: str | Path, device: str = "cpu") -> tuple[SequenceModel, dict[str, Any], Path]:
     """``(model in eval mode, resolved config, checkpoint path)`` of a trained memory-task run."""
     dev = resolve_device(device)
-    path = runs.find_checkpoint(run)
-    ckpt = checkpoint.load(path)
+    path, ckpt = runs.load_checkpoint(run)
     if ckpt.get("task") not in PROBLEMS:
         raise RnnkitError(f"checkpoint {path} is from a {ckpt.get('task')!r} run, not one of {', '.join(PROBLEMS)}")
     try:

@@ -11,7 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import CheckpointError, RnnkitError
+from rnnkit.outputs import is_temporary, write_atomic
+from rnnkit.training import checkpoint
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 def default_run_dir(task: str) -> Path:
@@ -27,60 +34,131 @@ def default_run_dir(task: str) -> Path:
 
 
 LOCK = ".lock"
-# what a run writes before its first checkpoint: a directory holding only these never got far
-# enough to resume, and a new run may start there again
+# what a run writes before its first checkpoint: a directory holding only these (and temporary files
+# of killed writes) never got far enough to resume, and a new run may start there again
 UNSTARTED = {"config.json", ".config.json.tmp", "metrics.jsonl", "curves.png", "corpus.txt", LOCK}
 
 
-def _lock_holder(run_dir: Path) -> int | None:
-    """The pid of the live process holding ``run_dir``'s lock, or None (no lock, or a stale one)."""
-    try:
-        pid = int((run_dir / LOCK).read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        return None
-    if pid == os.getpid():
-        return None
+def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None  # its process died without cleaning up (killed): stale
+        return False
     except PermissionError:
-        return pid  # alive, another user's
-    return pid
+        return True  # alive, another user's
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _try_flock(fd: int, shared: bool = False) -> bool:
+    """Take the advisory lock on ``fd`` without waiting; False when another open file holds it.
+    The kernel drops it when its process dies, however it dies: a killed run never leaves it held."""
+    if fcntl is None:
+        return True  # no flock (Windows): the pid in the file is all there is
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lock_holder(run_dir: Path) -> int | None:
+    """The pid of the live process holding ``run_dir``'s lock (0 when it holds it but has not yet
+    written its pid), or None: no lock, a stale one (its process died), or this process's own."""
+    path = run_dir / LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        held = not _try_flock(fd, shared=True)
+    finally:
+        os.close(fd)  # closing drops the probe's own lock
+    pid = _read_pid(path)
+    if pid == os.getpid():
+        return None
+    if held:
+        return pid or 0
+    # nobody holds the flock: the holder is dead, unless the file is an older rnnkit's (no flock) with a live pid
+    return pid if pid is not None and _pid_alive(pid) else None
+
+
+def _in_use(run_dir: Path, pid: int | None) -> RnnkitError:
+    who = f"process {pid}" if pid else "another process"
+    return RnnkitError(f"run directory {run_dir} is in use by {who} (see {run_dir / LOCK}); "
+                       f"wait for it to finish or choose another --out")
 
 
 def _check_unlocked(run_dir: Path) -> None:
     pid = _lock_holder(run_dir)
     if pid is not None:
-        raise RnnkitError(f"run directory {run_dir} is in use by process {pid} (see {run_dir / LOCK}); "
-                          f"wait for it to finish or choose another --out")
+        raise _in_use(run_dir, pid)
+
+
+def remove_temporaries(run_dir: Path) -> list[str]:
+    """Delete what writes cut short by a kill left in ``run_dir`` (``.last.pt.*.tmp``, ...); their names."""
+    gone = []
+    for p in sorted(run_dir.iterdir()) if run_dir.is_dir() else []:
+        if is_temporary(p.name) and p.is_file():
+            p.unlink(missing_ok=True)
+            gone.append(p.name)
+    return gone
+
+
+def _acquire(run_dir: Path) -> int:
+    """The open, flock-held lock file of ``run_dir`` with this process's pid in it, or an error."""
+    path = run_dir / LOCK
+    for _ in range(50):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_flock(fd):
+            os.close(fd)
+            raise _in_use(run_dir, _read_pid(path))
+        try:  # the file may have been released (unlinked) by its holder between our open and our flock
+            st, mine = os.stat(path), os.fstat(fd)
+            current = (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+        except FileNotFoundError:
+            current = False
+        if not current:
+            os.close(fd)
+            continue
+        old = os.read(fd, 64).decode("utf-8", "replace").strip()
+        pid = int(old) if old.isdigit() else None
+        if pid is not None and pid != os.getpid() and _pid_alive(pid):
+            # nobody holds the flock, yet the pid's process lives: an older rnnkit's lock (no flock), or
+            # one without flock support; only a dead pid makes a lock stale
+            os.close(fd)
+            raise _in_use(run_dir, pid)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+    raise RnnkitError(f"could not lock run directory {run_dir} (another process keeps taking {path})")
 
 
 @contextlib.contextmanager
 def lock(run_dir: Path) -> Iterator[None]:
     """Hold ``run_dir`` for this process while training (rank 0 only): a second process that
-    tries to train into it stops with an error instead of interleaving checkpoints."""
+    tries to train into it stops with an error instead of interleaving checkpoints.
+
+    The lock is an ``flock`` on ``run_dir/.lock``, which also holds the pid: taking it is one atomic
+    step, and the kernel releases it when the process dies, so a killed run's lock is never in the
+    way. Once held, the temporary files that killed writes left in the directory are removed."""
     if os.environ.get("RANK", "0") != "0":
         yield
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
-        except FileExistsError:
-            _check_unlocked(run_dir)
-            path.unlink(missing_ok=True)  # stale: its process is gone
-    else:
-        raise RnnkitError(f"could not lock run directory {run_dir} (another process keeps taking {path})")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(f"{os.getpid()}\n")
+    fd = _acquire(run_dir)
     try:
+        remove_temporaries(run_dir)
         yield
     finally:
-        path.unlink(missing_ok=True)
-
+        (run_dir / LOCK).unlink(missing_ok=True)  # while still held: no one can take the file being removed
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -106,31 +184,39 @@ def prepare(run_dir: Path, resume: bool, can_resume: bool = True) -> dict[str, A
     """Check ``run_dir`` for a new run or a resume; returns the saved config when resuming.
 
     A new run needs a missing or empty directory, or one whose run never reached a
-    checkpoint (only ``UNSTARTED`` files, cleared here); one holding anything else is an
-    error (nothing is overwritten). A resume needs ``config.json`` and ``last.pt`` there.
-    A directory locked by a live process is an error either way.
+    checkpoint (only ``UNSTARTED`` files and temporary files of killed writes, cleared here);
+    one holding anything else is an error (nothing is overwritten). A resume needs
+    ``config.json`` and ``last.pt`` there. A directory locked by a live process is an error
+    either way.
     """
     config_file, last = run_dir / "config.json", run_dir / "last.pt"
     if run_dir.exists() and not run_dir.is_dir():
         raise RnnkitError(f"{run_dir} is a file, not a run directory; choose another --out")
     if resume:
         if not last.is_file() or not config_file.is_file():
-            why = ("its run stopped before the first checkpoint" if config_file.is_file()
-                   else "it needs config.json and last.pt")
-            raise RnnkitError(f"--resume: {run_dir} holds no run to continue ({why}); drop --resume to start "
-                              f"a new run there")
+            if config_file.is_file():
+                raise RnnkitError(f"--resume: {run_dir} holds no checkpoint to continue from (its run stopped "
+                                  f"before the first checkpoint); run the same command without --resume to start it "
+                                  f"afresh there")
+            raise RnnkitError(f"--resume: {run_dir} holds no run to continue (it needs config.json and last.pt); "
+                              f"drop --resume to start a new run there")
         _check_unlocked(run_dir)
         try:
-            return json.loads(config_file.read_text(encoding="utf-8"))
+            saved = json.loads(config_file.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise RnnkitError(f"{config_file} is corrupt ({e}); start a new run with another --out") from None
+        if not isinstance(saved, dict):
+            raise RnnkitError(f"{config_file} is corrupt (a JSON {type(saved).__name__}, not an object of config "
+                              f"sections); start a new run with another --out")
+        return saved
     if os.environ.get("RANK", "0") != "0":
         return None  # under torchrun rank 0 checks (and then creates) the directory
     if not run_dir.exists():
         return None
     _check_unlocked(run_dir)
     names = {p.name for p in run_dir.iterdir()}
-    if config_file.is_file() and names <= UNSTARTED:  # config.json: the files are a run's own, not a user's
+    own = {n for n in names if n in UNSTARTED or is_temporary(n)}
+    if config_file.is_file() and names == own:  # config.json: the files are a run's own, not a user's
         print(f"note: {run_dir} held a run that stopped before its first checkpoint; starting it afresh",
               file=sys.stderr)
         for name in names - {LOCK}:
@@ -144,20 +230,42 @@ def prepare(run_dir: Path, resume: bool, can_resume: bool = True) -> dict[str, A
 
 
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / ".config.json.tmp"
-    tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(run_dir / "config.json")
+    write_atomic(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
+
+
+CHECKPOINTS = ("best.pt", "last.pt")  # what a command loads from a run directory, in this order
+
+
+def load_checkpoint(run: str | Path, task: str | None = None,
+                    names: tuple[str, ...] = CHECKPOINTS) -> tuple[Path, dict[str, Any]]:
+    """``(path, checkpoint)`` of a run: the file itself, or the first of ``names`` in a run directory
+    that loads. One that is truncated or corrupt (its checksum does not match) is reported with a
+    warning line and the next one is used; when none loads, the first one's error is raised."""
+    p = Path(run)
+    if p.is_file():
+        return p, checkpoint.load(p, task)
+    if not p.exists():
+        raise RnnkitError(f"run {p}: no such directory or checkpoint file")
+    found = [p / name for name in names if (p / name).is_file()]
+    if not found:
+        raise RnnkitError(f"run {p} holds no checkpoint ({' or '.join(names)}); train it first")
+    first: CheckpointError | None = None
+    for i, path in enumerate(found):
+        try:
+            ckpt = checkpoint.load(path, task)
+        except CheckpointError as e:
+            if "is from a" in str(e):  # another task's run: the next file is no better
+                raise
+            first = first or e
+            if i + 1 < len(found):
+                print(f"warning: {e}; using {found[i + 1]} instead", file=sys.stderr)
+            continue
+        return path, ckpt
+    assert first is not None
+    raise first
 
 
 def find_checkpoint(run: str | Path) -> Path:
-    """The checkpoint of a run: the file itself, or ``best.pt`` (else ``last.pt``) in a run directory."""
-    p = Path(run)
-    if p.is_file():
-        return p
-    if not p.exists():
-        raise RnnkitError(f"run {p}: no such directory or checkpoint file")
-    found = [p / name for name in ("best.pt", "last.pt") if (p / name).is_file()]
-    if found:
-        return found[0]
-    raise RnnkitError(f"run {p} holds no checkpoint (best.pt or last.pt); train it first")
+    """The checkpoint of a run: the file itself, or ``best.pt`` (else ``last.pt``) in a run directory,
+    checked as :func:`load_checkpoint` does (a corrupt ``best.pt`` gives ``last.pt``, with a warning)."""
+    return load_checkpoint(run)[0]

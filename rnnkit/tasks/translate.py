@@ -327,8 +327,7 @@ def _train(run_dir: Path, data: TranslateDataConfig, model_cfg: Seq2SeqConfig, d
 def load_run(run: str | Path, device: str = "cpu") -> tuple[Seq2Seq, tuple[Codec, Codec], dict[str, Any], Path]:
     """``(model in eval mode, (source, target) tokenisers, resolved config, checkpoint path)`` of a run."""
     dev = resolve_device(device)
-    path = runs.find_checkpoint(run)
-    ckpt = checkpoint.load(path)
+    path, ckpt = runs.load_checkpoint(run)
     if ckpt.get("task") != TASK:
         raise RnnkitError(f"checkpoint {path} is from a {ckpt.get('task')!r} run, not a translation run")
     try:
