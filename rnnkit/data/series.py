@@ -11,10 +11,12 @@ Layouts (``layout``):
 
 Time stamps are read as periods: ``YYYY`` (yearly), ``YYYY-MM`` (monthly), ``YYYY-Qn``
 (quarterly), ``YYYY-MM-DD`` or ``YYYYMMDD`` (daily; weekly, monthly, quarterly or yearly when the
-dates are that far apart), a plain integer (``index``), or two columns ``year,quarter`` /
-``year,month``. Rows must be sorted by time without duplicates. Missing time steps are inserted
-as missing values; missing values (empty, NA, NaN, ``.``) are reported and then interpolated
-linearly or refused (``missing``).
+dates are that far apart), ``YYYY-MM-DD HH:MM[:SS]`` (sub-daily: ``30min``, ``1h``, ...; daily or
+longer when every time is midnight), a plain integer (``index``), or two columns ``year,quarter`` /
+``year,month``. A column of plain integers is an index as soon as one of them can't be a year
+(``1 .. 99`` then ``100``), and always with ``freq="index"``. Rows must be sorted by time without
+duplicates. Missing time steps are inserted as missing values; missing values (empty, NA, NaN,
+``.``) are reported and then interpolated linearly or refused (``missing``).
 
 Only the ``csv`` module: no pandas in the core package.
 """
@@ -33,8 +35,46 @@ import numpy as np
 
 from rnnkit.errors import RnnkitError
 
-FREQS = ("auto", "D", "W", "M", "Q", "Y", "index")
+FREQS = ("auto", "D", "W", "M", "Q", "Y", "index")  # and sub-daily ones: "30min", "1h", ... (see parse_freq)
 SEASON = {"D": 7, "W": 52, "M": 12, "Q": 4, "Y": 1, "index": 1}  # default season length m per frequency
+_SUBDAILY = re.compile(r"^(\d*)\s*(min|t|h)$", re.IGNORECASE)
+MINUTES_PER_DAY = 1440
+
+
+def parse_freq(freq: str) -> str:
+    """The canonical name of a frequency: one of :data:`FREQS`, or a sub-daily one written ``Nmin``
+    or ``Nh`` (``30min``, ``h`` = ``1h``, ``60min`` = ``1h``); a one-line error for anything else."""
+    f = freq.strip()
+    if f in FREQS:
+        return f
+    if m := _SUBDAILY.match(f):
+        n = int(m.group(1) or 1) * (60 if m.group(2).lower() == "h" else 1)
+        if 0 < n < MINUTES_PER_DAY and MINUTES_PER_DAY % n == 0:
+            return subdaily_name(n)
+    raise RnnkitError(f"--freq must be one of {', '.join(FREQS)} or a sub-daily step dividing a day such as 30min "
+                      f"or 1h, got {freq!r}")
+
+
+def subdaily_name(minutes: int) -> str:
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
+
+
+def is_subdaily(freq: str) -> bool:
+    return bool(_SUBDAILY.match(freq))
+
+
+def freq_step(freq: str) -> int:
+    """Stamp units per period: days for ``W`` (7), minutes for sub-daily frequencies, else 1."""
+    if freq == "W":
+        return 7
+    if m := _SUBDAILY.match(freq):
+        return int(m.group(1) or 1) * (60 if m.group(2).lower() == "h" else 1)
+    return 1
+
+
+def default_season(freq: str) -> int:
+    """The season length m of a frequency's calendar: 12 monthly, ..., one day for sub-daily data."""
+    return MINUTES_PER_DAY // freq_step(freq) if is_subdaily(freq) else SEASON[freq]
 MISSING = {"", "na", "nan", "n/a", "null", ".", "?", "-"}
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
@@ -60,8 +100,7 @@ class Series:
 
     def label(self, i: int) -> str:
         """The time stamp of step ``i`` (may lie past the end: future steps)."""
-        step = 7 if self.freq == "W" else 1
-        return format_stamp(int(self.stamps[0]) + i * step, self.freq)
+        return format_stamp(int(self.stamps[0]) + i * freq_step(self.freq), self.freq)
 
 
 @dataclasses.dataclass
@@ -81,12 +120,17 @@ class SeriesSet:
 _YEAR = re.compile(r"^\d{3,4}$")
 _MONTH = re.compile(r"^(\d{4})[-/](\d{1,2})$")
 _QUARTER = re.compile(r"^(\d{4})[- ]?[Qq]([1-4])$")
-_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(?:[ T].*)?$")
+_DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d*)?)?)?"
+                   r"(?:Z|[+-]\d{2}:?\d{2})?$")
+_INTEGER = re.compile(r"^-?\d+$")
 
 
-def parse_stamp(text: str) -> tuple[str, int]:
-    """``(kind, period number)`` of one time stamp; kind ``Y``, ``M``, ``Q``, ``D`` or ``index``."""
+def parse_stamp(text: str, index: bool = False) -> tuple[str, int]:
+    """``(kind, period number)`` of one time stamp; kind ``Y``, ``M``, ``Q``, ``D``, ``T`` (date and
+    time: minutes since day 1 of year 1) or ``index``. ``index=True``: every plain integer is an index."""
     t = text.strip()
+    if index and _INTEGER.match(t):
+        return "index", int(t)
     if _YEAR.match(t):
         return "Y", int(t)
     if m := _MONTH.match(t):
@@ -97,10 +141,14 @@ def parse_stamp(text: str) -> tuple[str, int]:
         return "Q", int(m.group(1)) * 4 + int(m.group(2)) - 1
     if m := _DATE.match(t):
         try:
-            return "D", dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).toordinal()
+            day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).toordinal()
         except ValueError:
-            pass
-    if re.fullmatch(r"-?\d+", t):
+            day = 0
+        if day and m.group(4) is None:
+            return "D", day
+        if day and int(m.group(4)) < 24 and int(m.group(5)) < 60:
+            return "T", day * MINUTES_PER_DAY + int(m.group(4)) * 60 + int(m.group(5))
+    if _INTEGER.match(t):
         return "index", int(t)
     raise ValueError(t)
 
@@ -114,11 +162,32 @@ def format_stamp(stamp: int, freq: str) -> str:
         return f"{stamp // 4:04d}-Q{stamp % 4 + 1}"
     if freq in ("D", "W"):
         return dt.date.fromordinal(stamp).isoformat()
+    if is_subdaily(freq):
+        day, minute = divmod(stamp, MINUTES_PER_DAY)
+        return f"{dt.date.fromordinal(day).isoformat()} {minute // 60:02d}:{minute % 60:02d}"
     return str(stamp)
 
 
 def _regrid(kind: str, stamps: list[int], freq: str, where: str) -> tuple[str, list[int]]:
     """The frequency (inferred from the spacing unless given) and the stamps on its grid."""
+    if kind == "T":
+        midnight = all(s % MINUTES_PER_DAY == 0 for s in stamps)
+        if midnight and (freq in ("auto", "D", "W", "M", "Q", "Y")):  # dates written with 00:00
+            if freq != "auto" or len(stamps) < 2 or min(b - a for a, b in zip(stamps, stamps[1:])) >= MINUTES_PER_DAY:
+                return _regrid("D", [s // MINUTES_PER_DAY for s in stamps], freq, where)
+        gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+        spacing = max(sorted(set(gaps)), key=gaps.count) if gaps else 60
+        if freq == "auto":
+            if not (0 < spacing < MINUTES_PER_DAY and MINUTES_PER_DAY % spacing == 0):
+                raise RnnkitError(f"{where}: time stamps {spacing} minutes apart have no known frequency; give "
+                                  f"--freq (such as 30min or 1h)")
+            freq = subdaily_name(spacing)
+        if not is_subdaily(freq):
+            raise RnnkitError(f"{where}: the time stamps have times of day, not --freq {freq} (give --freq such as "
+                              f"30min or 1h)")
+        return freq, stamps
+    if is_subdaily(freq):
+        raise RnnkitError(f"{where}: --freq {freq} needs time stamps with a time of day (YYYY-MM-DD HH:MM)")
     if kind == "D":
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
         spacing = max(sorted(set(gaps)), key=gaps.count) if gaps else 1  # the most common spacing
@@ -170,8 +239,7 @@ def read_series(path: str | Path, target: str = "", time: str = "", id_column: s
     time, id or a covariate); ``time``: the time column, or two (``year,quarter``), default the first.
     """
     path = Path(path)
-    if freq not in FREQS:
-        raise RnnkitError(f"--freq must be one of {', '.join(FREQS)}, got {freq!r}")
+    freq = parse_freq(freq)
     if missing not in ("interpolate", "error"):
         raise RnnkitError(f"--missing must be interpolate or error, got {missing!r}")
     try:
@@ -234,7 +302,7 @@ def read_series(path: str | Path, target: str = "", time: str = "", id_column: s
     notes: list[str] = []
     found_freq = ""
     for gid, grows in groups.items():
-        kind, stamps = _stamps(path, [(line, stamp_text(r)) for line, r in grows], tname, freq)
+        kind, stamps = _stamps(path, [(line, stamp_text(r)) for line, r in grows], tname, freq == "index")
         gfreq, stamps = _regrid(kind, stamps, freq, f"{path}, column {tname!r}")
         if found_freq and gfreq != found_freq:
             raise RnnkitError(f"{path}: series {gid!r} is {gfreq}, the others {found_freq}; one frequency per file")
@@ -254,14 +322,20 @@ def read_series(path: str | Path, target: str = "", time: str = "", id_column: s
     return SeriesSet(str(path), out, found_freq, tcols, [header[c] for c in cov_cols], notes)
 
 
-def _stamps(path: Path, texts: list[tuple[int, str]], column: str, freq: str) -> tuple[str, list[int]]:
+def _stamps(path: Path, texts: list[tuple[int, str]], column: str, index: bool) -> tuple[str, list[int]]:
+    """The kind and period numbers of a column of time stamps, all written alike. Plain integers are
+    years while each has 3-4 digits; once one doesn't (0-99, 10000, or a sign), the whole column is
+    an integer index: an index that reaches 100 is still an index."""
     kinds, stamps = set(), []
     for line, text in texts:
         try:
-            kind, stamp = parse_stamp(text)
+            kind, stamp = parse_stamp(text, index)
         except ValueError:
             raise RnnkitError(f"{path}:{line}: column {column!r}: expected a time stamp (YYYY, YYYY-MM, YYYY-Qn, "
-                              f"YYYY-MM-DD, YYYYMMDD or an integer), got {text.strip()!r}") from None
+                              f"YYYY-MM-DD, YYYYMMDD, YYYY-MM-DD HH:MM or an integer), got {text.strip()!r}") from None
+        if kinds == {"Y"} and kind == "index" or kinds == {"index"} and kind == "Y" and _INTEGER.match(text.strip()):
+            kinds, kind = {"index"}, "index"
+            stamps = [int(t.strip()) for _, t in texts[: len(stamps)]]
         kinds.add(kind)
         stamps.append(stamp)
         if len(kinds) > 1:
@@ -283,11 +357,12 @@ def _check_order(path: Path, column: str, stamps: list[int], lines: list[int], t
 def _regular(path: Path, name: str, column: str, freq: str, stamps: list[int], lines: list[int], y: np.ndarray,
              covs: np.ndarray, cov_names: list[str], missing: str) -> tuple[Series, list[str]]:
     """The series on a regular grid: missing steps inserted, missing values reported and filled."""
-    step = 7 if freq == "W" else 1
+    step = freq_step(freq)
     offsets = [(s - stamps[0]) for s in stamps]
     if any(o % step for o in offsets):
         i = next(k for k, o in enumerate(offsets) if o % step)
-        raise RnnkitError(f"{path}:{lines[i]}: time stamp off the weekly grid started at line {lines[0]}")
+        what = "weekly" if freq == "W" else f"{freq}"
+        raise RnnkitError(f"{path}:{lines[i]}: time stamp off the {what} grid started at line {lines[0]}")
     pos = np.array(offsets) // step
     T = int(pos[-1]) + 1
     full_y = np.full(T, np.nan)
@@ -361,10 +436,13 @@ def interpolate(v: np.ndarray) -> np.ndarray:
 
 
 def calendar_features(freq: str, stamps: np.ndarray) -> np.ndarray:
-    """``(T, F)`` sine/cosine of the position in the year (and week, for daily data); ``F = 0`` for
-    yearly and index series. These are the known-future covariates: computable for any future step."""
+    """``(T, F)`` sine/cosine of the position in the year (and week, for daily data; day and week for
+    sub-daily data); ``F = 0`` for yearly and index series. These are the known-future covariates:
+    computable for any future step."""
     s = np.asarray(stamps, dtype=np.int64)
-    if freq == "M":
+    if is_subdaily(freq):
+        phases = [(s % MINUTES_PER_DAY) / MINUTES_PER_DAY, (s // MINUTES_PER_DAY % 7) / 7.0]
+    elif freq == "M":
         phases = [(s % 12) / 12.0]
     elif freq == "Q":
         phases = [(s % 4) / 4.0]

@@ -63,16 +63,32 @@ def baseline_forecast(b: Any, v: np.ndarray, scaler: ser.Scaler, starts: list[in
     return inv(np.array(means)), inv(np.array(qs))
 
 
+def combined_forecast(comb: Any, stat: dict[str, Any], model: Forecaster, p: Prepared, starts: list[int],
+                      sp: Spans, base: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The combination's point forecasts (N, H) and quantiles (N, H, Q) in the series' units, and
+    each member's mean forecast (N, H) in the transformed units."""
+    from rnnkit.forecasting import members
+
+    means, stds = members.forecasts(stat, comb.members, model, p, starts, sp, base)
+    mean, std = comb.forecast(means, stds)
+    q = fm.gaussian_quantiles(mean, std)
+    inv = np.exp if p.scaler.log else (lambda a: a)
+    return inv(mean), inv(q), {"means": means, "stds": stds}
+
+
 def backtest(model: Forecaster, prepared: list[Prepared], splits: list[ser.Split], sp: Spans, base: str,
-             stride: int, baselines: list[str], quiet: bool = False, factor: float = 1.0) -> dict[str, Any]:
-    """Rolling-origin evaluation over the test span of every series: the network and the baselines
-    on the same origins. Returns metrics per model (over all series), per model and series, the
+             stride: int, baselines: list[str], quiet: bool = False, factor: float = 1.0,
+             combos: list[tuple[Any, dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """Rolling-origin evaluation over the test span of every series: the combination (``combos``,
+    one ``(Combination, statistical members)`` per series), the network and the baselines on the
+    same origins. Returns metrics per model (over all series), per model and series, the
     forecasts, and the baselines' chosen forms."""
     names = baselines
     per_model: dict[str, dict[str, list[np.ndarray]]] = {}
     rows: list[dict[str, Any]] = []
     per_series: dict[str, dict[str, dict[str, float]]] = {}
     forms: dict[str, dict[str, str]] = {}
+    member_means: dict[str, dict[str, Any]] = {}  # the combination's members on the test span (diagnostics)
 
     def add(model_name: str, s: ser.Series, starts: list[int], f: np.ndarray, q: np.ndarray, scale: float) -> None:
         y = np.stack([s.y[o : o + sp.horizon] for o in starts])
@@ -88,13 +104,21 @@ def backtest(model: Forecaster, prepared: list[Prepared], splits: list[ser.Split
                              "time": s.label(o + k), "actual": y[i, k], "forecast": f[i, k],
                              "lo80": q[i, k, fm.LOW], "hi80": q[i, k, fm.HIGH]})
 
-    for p, split in zip(prepared, splits):
+    for i, (p, split) in enumerate(zip(prepared, splits)):
         s = p.series
         starts = ser.origins(split.test_start, split.n, sp.horizon, stride)
         try:
             scale = fm.seasonal_naive_scale(s.y[: split.test_start], sp.m)
         except ValueError as e:
             raise RnnkitError(f"series {s.name!r}: {e}") from None
+        if combos is not None:
+            comb, stat = combos[i]
+            f, q, fc = combined_forecast(comb, stat, model, p, starts, sp, base)
+            add("combined", s, starts, f, q, scale)
+            member_means[s.name] = {"log": p.scaler.log, "scale": scale, "factor": comb.factor,
+                                    "valid_mae": dict(zip(comb.members, comb.valid_mae)),
+                                    "actual": np.stack([s.y[o : o + sp.horizon] for o in starts]).tolist(),
+                                    **{k: {n: a.tolist() for n, a in v.items()} for k, v in fc.items()}}
         f, q = network_forecast(model, p, starts, sp, base, factor)
         add("rnn", s, starts, f, q, scale)
         v = np.log(s.y) if p.scaler.log else s.y
@@ -106,7 +130,7 @@ def backtest(model: Forecaster, prepared: list[Prepared], splits: list[ser.Split
             add(b.name, s, starts, bf, bq, scale)
     overall = {name: fm.summary(np.concatenate(a["y"]), np.concatenate(a["f"]), np.concatenate(a["q"]),
                                 np.concatenate(a["scale"])) for name, a in per_model.items()}
-    return {"overall": overall, "series": per_series, "forms": forms, "rows": rows}
+    return {"overall": overall, "series": per_series, "forms": forms, "members": member_means, "rows": rows}
 
 
 def table(results: dict[str, dict[str, float]]) -> str:

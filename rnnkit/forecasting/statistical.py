@@ -7,13 +7,15 @@ refit), which makes rolling-origin evaluation cheap and keeps the test span out 
 - **ETS** (``ETSModel``, additive errors): trend none or additive damped, season none or additive
   (when ``m > 1`` and two full seasons fit in the training span) - up to 4 candidates.
 - **ARIMA** (``ARIMA``): seasonal differencing ``D = 1`` when ``m > 1`` and three seasons fit, with
-  a seasonal MA(1) term for ``m <= 24``; for longer seasons (weekly data, m = 52) the seasonal
-  difference is taken before the model instead, since a 52-lag state space is too slow to filter,
-  and undone on the forecasts. ``d = 1`` when the ADF test does not reject a unit root at 5%; then
-  ``p, q`` in 0..2 by AIC, with a constant or a drift when at most one difference is taken.
+  a seasonal MA(1) term for ``m <= 12``; for longer seasons (hourly data, m = 24; weekly, m = 52)
+  the seasonal difference is taken before the model instead, since a state space with that many
+  lags is too slow to fit and filter, and undone on the forecasts. ``d = 1`` when the ADF test does
+  not reject a unit root at 5%; then ``p, q`` in 0..2 by AIC, with a constant or a drift when at
+  most one difference is taken.
 
 ``forecast`` returns ``(mean, std)`` (H,) of the normal forecast distribution, as the simple
-baselines do.
+baselines do. ``state()`` / ``from_state()`` keep the chosen form and parameters (JSON), so a trained
+run forecasts new data with the same models.
 """
 
 from __future__ import annotations
@@ -95,6 +97,15 @@ class ETS:
             raise RnnkitError("ETS: no model could be fitted to the training span")
         _, self.spec, self.params = best
 
+    def state(self) -> dict[str, Any]:
+        return {"m": self.m, "spec": self.spec, "params": np.asarray(self.params).tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ETS:
+        out = cls(int(state["m"]))
+        out.spec, out.params = dict(state["spec"]), np.asarray(state["params"], dtype=np.float64)
+        return out
+
     def describe(self) -> str:
         s = self.spec or {}
         return f"ETS(A,{'Ad' if s.get('trend') else 'N'},{'A' if s.get('seasonal') else 'N'})"
@@ -116,7 +127,7 @@ class ARIMA:
     def __init__(self, m: int) -> None:
         _require()
         self.m = m
-        self.result: Any = None
+        self.params: np.ndarray | None = None
         self.order: tuple[int, int, int] = (0, 0, 0)
         self.seasonal: tuple[int, int, int, int] = (0, 0, 0, 0)
         self.trend = "n"
@@ -129,7 +140,7 @@ class ARIMA:
         m = self.m
         D = 1 if m > 1 and len(y) >= 3 * m + 2 else 0
         z = y[m:] - y[:-m] if D else y
-        self.outside = bool(D and m > 24)  # difference before the model (see the module docstring)
+        self.outside = bool(D and m > 12)  # difference before the model (see the module docstring)
         if self.outside:
             y, D = z, 0
         with _quiet():
@@ -149,7 +160,19 @@ class ARIMA:
                     best, self.order = res, (p, d, q)
         if best is None:
             raise RnnkitError("ARIMA: no model could be fitted to the training span")
-        self.result, self.seasonal, self.trend = best, seasonal, trend
+        self.params, self.seasonal, self.trend = np.asarray(best.params), seasonal, trend
+
+    def state(self) -> dict[str, Any]:
+        return {"m": self.m, "order": list(self.order), "seasonal": list(self.seasonal), "trend": self.trend,
+                "outside": self.outside, "params": np.asarray(self.params).tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ARIMA:
+        out = cls(int(state["m"]))
+        out.order, out.seasonal = tuple(state["order"]), tuple(state["seasonal"])  # type: ignore[assignment]
+        out.trend, out.outside = str(state["trend"]), bool(state["outside"])
+        out.params = np.asarray(state["params"], dtype=np.float64)
+        return out
 
     def describe(self) -> str:
         p, d, q = self.order
@@ -159,9 +182,13 @@ class ARIMA:
         return f"ARIMA({p},{d},{q})" + (f"({P},{D},{Q}){m}" if m else "")
 
     def forecast(self, y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        from statsmodels.tsa.arima.model import ARIMA as SMARIMA
+
         with _quiet():
             m = self.m
-            pred = self.result.apply(y[m:] - y[:-m] if self.outside else y).get_forecast(horizon)
+            z = y[m:] - y[:-m] if self.outside else y
+            res = SMARIMA(z, order=self.order, seasonal_order=self.seasonal, trend=self.trend).filter(self.params)
+            pred = res.get_forecast(horizon)
             mean, var = np.asarray(pred.predicted_mean), np.maximum(np.asarray(pred.var_pred_mean), 0)
         if self.outside:  # y_{n+h} = z_{n+h} + y_{n+h-m}; the variances add (their covariance left out)
             for h in range(horizon):

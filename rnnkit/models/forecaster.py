@@ -12,6 +12,9 @@ calendar features) and ``K`` known-future features for each of the ``H`` forecas
     mu_k = o_k[0],  sigma_k = softplus(o_k[1]) + 1e-3           (B, H)
 
 The loss is the Gaussian negative log-likelihood of the targets (DeepAR's, without sampling).
+The mean's output weights start at zero, so an untrained network forecasts ``mu = 0``: exactly the
+task's base forecast (the smoothed level and season, or the last value); training learns the
+correction, and a model stopped early stays close to that base.
 The autoregressive decoder is fed the previous target during training (teacher forcing) and its
 own mean forecast when predicting, so its intervals leave out the compounding of earlier errors;
 the direct heads need no feedback. Everything is in the task's scaled units.
@@ -70,12 +73,17 @@ class Forecaster(nn.Module):
         width = c.hidden_size + c.known_size
         if c.decoder == "direct":
             bound = 1 / math.sqrt(width)
-            self.head_w = nn.Parameter(torch.empty(c.out_steps, width, 2).uniform_(-bound, bound))
+            w = torch.empty(c.out_steps, width, 2).uniform_(-bound, bound)
+            w[..., 0] = 0.0  # mu = 0 at the start: the base forecast (module docstring)
+            self.head_w = nn.Parameter(w)
             self.head_b = nn.Parameter(torch.zeros(c.out_steps, 2))
         else:
             self.decoder = CELLS[c.cell](1 + c.known_size, c.hidden_size, c.num_layers, batch_first=True,
                                          dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend)
             self.head = nn.Linear(width, 2)
+            with torch.no_grad():
+                self.head.weight[0].zero_()
+                self.head.bias[0] = 0.0
 
     def forward(self, context: Tensor, known: Tensor, teacher: Tensor | None = None) -> tuple[Tensor, Tensor]:
         c = self.config

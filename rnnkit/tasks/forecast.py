@@ -2,30 +2,42 @@
 
 Data (:mod:`rnnkit.data.series`): one CSV, one or more series (wide columns or long format), on a
 regular grid. Every series is split in time: the last ``--test`` steps are held out, the
-``--valid`` steps before them choose the best model (early stopping), the rest trains.
+``--valid`` steps before them (several rolling windows: ``valid - H + 1`` forecast origins) choose
+the best model, weigh the combination and calibrate the intervals; the rest trains.
+
+Found from each series' training span (:mod:`rnnkit.forecasting.detect`), unless given:
+
+- **Season**: ``m`` from the frequency (12 monthly, 24 hourly, ...), kept when the autocorrelation
+  at lag ``m`` is significant (``--seasonality auto``); otherwise the models are non-seasonal.
+- **Transform**: ``log`` when Guerrero's Box-Cox lambda is below 1/2 (``--transform auto``).
 
 What the network sees (design choices, each one a flag):
 
 - **Scaling per series** (:class:`rnnkit.data.series.Scaler`): ``z = (f(y) - mean) / scale`` with
-  ``f = log`` for multiplicative series (``--transform log``) and the scale the mean absolute
-  one-step change over the training span; one global model learns all the series.
+  ``f = log`` for multiplicative series and the scale the mean absolute one-step change over the
+  training span; one global model learns all the series.
 - **Relative to a base forecast** (``--base``): the network predicts ``z_{o+k} - b_k``, where
-  ``b`` is the last value (``last``), the seasonal naive forecast (``seasonal``) or 0 (``none``).
-  The context is given relative to the last value too (unless ``none``), so a series that trends
-  out of its training range still looks familiar.
+  ``b`` is the hybrid ES-RNN's smoothed level plus seasonal indices (``level``, the default; see
+  :mod:`rnnkit.forecasting.smoothing`), the last value (``last``), the seasonal naive forecast
+  (``seasonal``) or 0 (``none``). The context is given relative to the same level, so a series
+  that trends out of its training range still looks familiar.
 - **Inputs per context step**: the target, the past-only covariates (scaled the same way) and
   sine/cosine calendar features; the calendar features of the forecast steps are the known-future
   covariates.
 - **Output**: a Gaussian for each step (mean and standard deviation), the point forecast its
   median; intervals and quantiles are the Gaussian's, mapped back through the scaling (and ``exp``).
-- **Calibration** (``--calibrate``, on by default): the standard deviations are multiplied by one
-  factor, chosen on the validation span so that 80% of its actuals fall inside the 80% intervals
-  (split-conformal style; saved in ``calibration.json``).
+- **Calibration** (``--calibrate``): the standard deviations are multiplied by one factor, chosen
+  on the validation windows so that 80% of their actuals fall inside the 80% intervals.
 
-After training, the best model is scored by rolling-origin backtesting over the test span (a
+**Combination** (``--combine``, :mod:`rnnkit.forecasting.combine`): the network, ETS and ARIMA
+(``--members``) forecast every validation window; their weights and the interval factor are
+chosen there, never on the test span, and the combined forecast is the run's headline model
+(``combined``).
+
+After training, every model is scored by rolling-origin backtesting over the test span (a
 forecast of H steps from every ``--stride``-th origin), beside the baselines of
 :mod:`rnnkit.forecasting` on the very same origins. The run directory gets ``backtest.json``
-(every model's metrics), ``backtest.csv`` (every forecast) and ``forecast.png``.
+(every model's metrics), ``backtest.csv`` (every forecast), ``combination.json`` and ``forecast.png``.
 """
 
 from __future__ import annotations
@@ -45,7 +57,9 @@ from rnnkit import config as cfgmod
 from rnnkit.config import field
 from rnnkit.data import series as ser
 from rnnkit.errors import RnnkitError
-from rnnkit.forecasting.backtest import backtest, network_forecast, table, write_rows
+from rnnkit.forecasting import combine, detect, members
+from rnnkit.forecasting.backtest import backtest, combined_forecast, network_forecast, table, write_rows
+from rnnkit.forecasting.smoothing import LevelSeason
 from rnnkit.forecasting.windows import Prepared, Spans, cat, windows
 from rnnkit.metrics import forecast as fm
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig, gaussian_nll
@@ -70,24 +84,37 @@ class ForecastDataConfig:
     layout: str = field("auto", "CSV layout: wide (time + value columns), long (time, id, value), months (a year "
                         "column and 12 month columns); auto: months by the header, long with --id-column, else wide",
                         choices=("auto", "wide", "long", "months"))
-    freq: str = field("auto", "frequency (auto: inferred from the time stamps)", choices=ser.FREQS)
-    season: int = field(0, "season length m for seasonal naive, MASE and --base seasonal (0: from the frequency: "
-                        "12 monthly, 4 quarterly, 52 weekly, 7 daily, 1 yearly)")
+    freq: str = field("auto", "frequency: Y, Q, M, W, D, sub-daily such as 30min or 1h, or index (plain integers "
+                      "counting steps); auto: inferred from the time stamps")
+    season: int = field(0, "season length m for seasonal naive, MASE and the seasonal models (0: from the "
+                        "frequency: 12 monthly, 4 quarterly, 52 weekly, 7 daily, 1 yearly, one day sub-daily)")
+    seasonality: str = field("auto", "seasonal models (ETS, ARIMA, the hybrid's seasonal indices): auto keeps the "
+                             "season when the autocorrelation at lag m is significant on the training span "
+                             "(90 percent); on, off", choices=("auto", "on", "off"))
     missing: str = field("interpolate", "missing time steps and values: reported, then interpolated linearly, "
                          "or an error", choices=("interpolate", "error"))
-    transform: str = field("none", "transform of the target before scaling: log for multiplicative series "
-                           "(seasonal swings that grow with the level)", choices=("none", "log"))
+    transform: str = field("auto", "transform of the target before scaling: log for multiplicative series "
+                           "(seasonal swings that grow with the level); auto: log when Guerrero's Box-Cox lambda "
+                           "of the training span is below 1/2 and every value is positive",
+                           choices=("auto", "none", "log"))
     horizon: int = field(12, "forecast steps H")
     context: int = field(0, "context window L in steps (0: the larger of 2 x season and 2 x horizon)")
     test: int = field(0, "held-out final steps of every series for the backtest (0: 2 x horizon)")
-    valid: int = field(0, "validation steps before the test span, for early stopping (0: horizon)")
+    valid: int = field(0, "validation steps before the test span: valid - horizon + 1 rolling forecast windows "
+                       "for early stopping, the combination's weights and the interval calibration (0: 2 x horizon, "
+                       "less for short series)")
     stride: int = field(1, "steps between rolling forecast origins in the backtest")
-    base: str = field("last", "the network predicts the change from a base forecast: the last value, the "
-                      "seasonal naive forecast, or none (the scaled level)", choices=("last", "seasonal", "none"))
+    base: str = field("level", "the network predicts the change from a base forecast: level (the hybrid ES-RNN: "
+                      "exponentially smoothed level plus seasonal indices), the last value, the seasonal naive "
+                      "forecast, or none (the scaled level)", choices=("level", "last", "seasonal", "none"))
     batch_size: int = field(32, "windows per training step")
     calibrate: bool = field(True, "after training, scale the forecast standard deviation so that the 80 percent "
                             "intervals cover 80 percent of the validation span's actuals (a network fitted to few "
                             "windows is overconfident)")
+    combine: str = field("best", "combine the network with ETS and ARIMA, weights chosen on the validation "
+                         "windows: inverse (weights 1 / validation MAE), inverse-squared (1 / MAE^2), equal, best "
+                         "(the best member), or none (the network alone)", choices=(*combine.SCHEMES, "none"))
+    members: str = field("rnn,ets,arima", "members of the combination, comma-separated from rnn, ets, arima")
     baselines: str = field("naive,seasonal-naive,drift,ets,arima", "baselines scored on the same origins, "
                            "comma-separated (ets and arima need statsmodels; skipped with a note without it)")
 
@@ -120,16 +147,37 @@ def check_data(d: ForecastDataConfig) -> None:
     unknown = [b for b in _columns(d.baselines) if b not in BASELINES]
     if unknown:
         raise RnnkitError(f"--baselines: unknown {', '.join(unknown)}; expected from {', '.join(BASELINES)}")
+    unknown = [b for b in _columns(d.members) if b not in members.NAMES]
+    if unknown or (d.combine != "none" and not _columns(d.members)):
+        raise RnnkitError(f"--members: unknown {', '.join(unknown) or '(none given)'}; expected from "
+                          f"{', '.join(members.NAMES)}")
+    ser.parse_freq(d.freq)
 
 
 def _columns(spec: str) -> list[str]:
     return [c.strip() for c in spec.split(",") if c.strip()]
 
 
-def resolve_spans(d: ForecastDataConfig, freq: str) -> Spans:
-    m = d.season or ser.SEASON[freq]
-    return Spans(m, d.horizon, d.context or max(2 * m, 2 * d.horizon), d.test or 2 * d.horizon,
-                 d.valid or d.horizon)
+MIN_TRAIN_WINDOWS = 8  # the defaults shrink the context and validation span to keep this many training windows
+
+
+def resolve_spans(d: ForecastDataConfig, freq: str, n: int | None = None) -> Spans:
+    """The sizes, defaults filled in. With ``n`` (the shortest series), default context and
+    validation spans shrink, context first, down to the horizon, so that short series keep
+    ``MIN_TRAIN_WINDOWS`` training windows; given values are never changed (too short: an error
+    from :func:`rnnkit.data.series.split_spans`)."""
+    H = d.horizon
+    m = d.season or ser.default_season(freq)
+    test = d.test or 2 * H
+    context = d.context or max(2 * m, 2 * H)
+    valid = d.valid or 2 * H
+    if n is not None:
+        room = lambda: n - test - valid - H - MIN_TRAIN_WINDOWS + 1  # noqa: E731  (the context that fits)
+        if not d.context and room() < context:
+            context = max(H, min(context, room()))
+        if not d.valid and room() < context:
+            valid = max(H, valid - (context - room()))
+    return Spans(m, H, context, test, valid)
 
 
 class ForecastTask(StatelessTask):
@@ -186,11 +234,29 @@ def read(d: ForecastDataConfig, path: str | None = None, quiet: bool = False) ->
     return data
 
 
-def fit_scalers(d: ForecastDataConfig, s: ser.Series, train_end: int) -> tuple[ser.Scaler, list[ser.Scaler]]:
-    """The scalers of a series and its covariates, from its training span only."""
-    scaler = ser.Scaler.fit(s.y[:train_end], d.transform == "log")
+def fit_scalers(d: ForecastDataConfig, s: ser.Series, train_end: int, m: int = 1
+                ) -> tuple[ser.Scaler, list[ser.Scaler]]:
+    """The scalers of a series and its covariates, from its training span only (``--transform
+    auto``: log or none by :func:`rnnkit.forecasting.detect.choose_transform` on that span)."""
+    log = d.transform == "log" or (d.transform == "auto" and detect.choose_transform(s.y[:train_end], m) == "log")
+    scaler = ser.Scaler.fit(s.y[:train_end], log)
     covs = [ser.Scaler.fit(s.covariates[:train_end, j], False) for j in range(s.covariates.shape[1])]
     return scaler, covs
+
+
+def find_season(d: ForecastDataConfig, s: ser.Series, v: np.ndarray, m: int) -> bool:
+    """Whether series ``s`` (``v`` its transformed training span) is seasonal with period ``m``; a
+    one-line error when a season was asked for and the span is too short to hold it."""
+    if m <= 1 or d.seasonality == "off":
+        return False
+    need = 2 * m + 2 if d.seasonality == "on" else 3 * m  # seasonal models need 2 seasons; the test 3
+    if len(v) < need:
+        if d.seasonality == "on" or d.season > 1:
+            raise RnnkitError(f"series {s.name!r}: {len(v)} steps before the validation span are too short for "
+                              f"season {m} (needs {need}); give a smaller --season, --seasonality off, or shorter "
+                              f"--valid / --test")
+        return False
+    return True if d.seasonality == "on" else detect.is_seasonal(v, m)
 
 
 def calibration_factor(model: Forecaster, task: ForecastTask) -> float:
@@ -206,6 +272,41 @@ def calibration_factor(model: Forecaster, task: ForecastTask) -> float:
     return float(np.quantile(r, 0.8) / Z80)
 
 
+def fit_combinations(d: ForecastDataConfig, model: Forecaster, prepared: list[Prepared], splits: list[ser.Split],
+                     sp: Spans, quiet: bool = False) -> list[tuple[combine.Combination, dict[str, Any]]]:
+    """Per series: the combination chosen on the forecasts from every origin of its validation span
+    (:mod:`rnnkit.forecasting.combine`) by the members fitted before that span, and the statistical
+    members refitted on everything before the test span, which forecast from then on (as the
+    baselines are: a short series gains most from the longer fit)."""
+    names = _columns(d.members)
+    out = []
+    for p, split in zip(prepared, splits):
+        v = members.transformed(p)
+        m = sp.m if p.seasonal else 1
+        stat = members.statistical(names, v[: split.valid_start], m, quiet)
+        starts = ser.origins(split.valid_start, split.test_start, sp.horizon, 1)
+        means, stds = members.forecasts(stat, names, model, p, starts, sp, d.base)
+        actual = np.stack([v[o : o + sp.horizon] for o in starts])
+        comb = combine.fit(actual, means, stds, d.combine)
+        refit = members.statistical([n for n in comb.members if n != "rnn"], v[: split.test_start], m, quiet)
+        keep = [k for k, n in enumerate(comb.members) if n == "rnn" or n in refit]
+        if len(keep) < len(comb.members):  # a member that fitted before but not now: the others share its weight
+            total = sum(comb.weights[k] for k in keep)
+            comb = dataclasses.replace(comb, members=[comb.members[k] for k in keep],
+                                       weights=[comb.weights[k] / total for k in keep],
+                                       valid_mae=[comb.valid_mae[k] for k in keep])
+        out.append((comb, refit))
+    return out
+
+
+def _combinations_meta(prepared: list[Prepared], combos: list[tuple[combine.Combination, dict[str, Any]]],
+                       sp: Spans) -> dict[str, Any]:
+    return {p.series.name: {"transform": "log" if p.scaler.log else "none", "seasonal": p.seasonal,
+                            "m": sp.m if p.seasonal else 1, "combination": dataclasses.asdict(c),
+                            "members": {name: model.state() for name, model in stat.items()}}
+            for p, (c, stat) in zip(prepared, combos)}
+
+
 # -- train -------------------------------------------------------------------------------------
 
 
@@ -214,16 +315,22 @@ def setup(d: ForecastDataConfig, quiet: bool = False
     """Read, split, scale: everything the task and the backtest need."""
     check_data(d)
     data = read(d, quiet=quiet)
-    sp = resolve_spans(d, data.freq)
+    sp = resolve_spans(d, data.freq, min(len(s) for s in data.series))
     if d.base == "seasonal" and sp.context < sp.m:
         raise RnnkitError(f"--base seasonal needs a context of at least one season: --context {sp.context} < "
                           f"season {sp.m}")
     splits, prepared = [], []
     for s in data.series:
         split = ser.split_spans(s, sp.horizon, sp.test, sp.valid, sp.context, s.name)
-        scaler, covs = fit_scalers(d, s, split.valid_start)
+        scaler, covs = fit_scalers(d, s, split.valid_start, sp.m)
+        v = (np.log(s.y) if scaler.log else s.y)[: split.valid_start]
+        seasonal = find_season(d, s, v, sp.m)
+        p = Prepared(s, scaler, covs, sp.horizon)
+        es = LevelSeason.fit(p.z[: split.valid_start], p.phases[: split.valid_start], sp.m, seasonal, sp.horizon)
+        p = Prepared(s, scaler, covs, sp.horizon, es)
+        p.seasonal = seasonal
         splits.append(split)
-        prepared.append(Prepared(s, scaler, covs, sp.horizon))
+        prepared.append(p)
     return data, sp, splits, prepared
 
 
@@ -235,7 +342,8 @@ def model_config(model: ForecasterConfig, prepared: list[Prepared], sp: Spans) -
 
 def _scalers_meta(prepared: list[Prepared]) -> dict[str, Any]:
     return {p.series.name: {"y": dataclasses.asdict(p.scaler), "covariates": [dataclasses.asdict(c)
-                                                                              for c in p.cov_scalers]}
+                                                                              for c in p.cov_scalers],
+                            "es": dataclasses.asdict(p.es) if p.es else None, "seasonal": p.seasonal}
             for p in prepared}
 
 
@@ -254,10 +362,14 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
             model = Forecaster(model_cfg)
         except (ValueError, TypeError) as e:
             raise RnnkitError(f"model options: {cfgmod.as_flags(str(e), ForecasterConfig)}") from None
-        resolved = {"task": TASK, "data": cfgmod.to_dict(d), "model": cfgmod.to_dict(model_cfg),
+        # the spans as resolved for these series: a later forecast must use the context the model was trained on
+        d_resolved = dataclasses.replace(d, context=sp.context, valid=sp.valid, test=sp.test, season=sp.m)
+        resolved = {"task": TASK, "data": cfgmod.to_dict(d_resolved), "model": cfgmod.to_dict(model_cfg),
                     "train": cfgmod.to_dict(train_cfg)}
         runs.write_config(run_dir, resolved)
-        say(f"run {run_dir}: {len(data.series)} series ({data.freq}, m={sp.m}), horizon {sp.horizon}, context "
+        found = ", ".join(f"{p.series.name}: {'seasonal' if p.seasonal else 'no season'}, "
+                          f"{'log' if p.scaler.log else 'no transform'}" for p in prepared[:4])
+        say(f"run {run_dir}: {len(data.series)} series ({data.freq}, m={sp.m}; {found}), horizon {sp.horizon}, context "
             f"{sp.context}; {task.n} training / {task.valid['target'].shape[0]} validation windows; "
             f"{model_cfg.num_layers}x{model_cfg.hidden_size} {model_cfg.cell.upper()} ({model_cfg.decoder}), "
             f"{sum(p.numel() for p in model.parameters()):,} parameters")
@@ -272,9 +384,18 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
         model.eval()
         factor = calibration_factor(model, task) if d.calibrate else 1.0
         (run_dir / "calibration.json").write_text(json.dumps({"sigma_factor": factor}) + "\n", encoding="utf-8")
-        res = backtest(model, prepared, splits, sp, d.base, d.stride, _columns(d.baselines), quiet, factor)
-        summary["test"] = res["overall"]["rnn"]
+        combos = fit_combinations(d, model, prepared, splits, sp, quiet) if d.combine != "none" else None
+        if combos is not None:
+            (run_dir / "combination.json").write_text(json.dumps(_combinations_meta(prepared, combos, sp), indent=2)
+                                                      + "\n", encoding="utf-8")
+        res = backtest(model, prepared, splits, sp, d.base, d.stride, _columns(d.baselines), quiet, factor, combos)
+        summary["test"] = res["overall"]["combined" if combos is not None else "rnn"]
         summary["backtest"] = {k: v for k, v in res.items() if k != "rows"} | {"sigma_factor": factor}
+        if combos is not None:
+            summary["backtest"]["combination"] = {p.series.name: {"weights": dict(zip(c.members, c.weights)),
+                                                                  "factor": c.factor, "windows": c.windows,
+                                                                  "seasonal": p.seasonal, "log": p.scaler.log}
+                                                  for p, (c, _) in zip(prepared, combos)}
         trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
         (run_dir / "backtest.json").write_text(json.dumps(summary["backtest"], indent=2) + "\n", encoding="utf-8")
         write_rows(run_dir / "backtest.csv", res["rows"])
@@ -314,6 +435,8 @@ def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | 
     d = cfgmod.build(ForecastDataConfig, conf["data"], f"{path} (data config)", internal=True)
     calib = path.parent / "calibration.json"
     factor = json.loads(calib.read_text(encoding="utf-8"))["sigma_factor"] if calib.is_file() else 1.0
+    comb_file = path.parent / "combination.json"
+    combos = json.loads(comb_file.read_text(encoding="utf-8")) if comb_file.is_file() else {}
     data = read(d, data_path)
     sp = resolve_spans(d, data.freq)
     rows: list[dict[str, Any]] = []
@@ -324,22 +447,32 @@ def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | 
                               f"window needs {sp.context}")
         known = scalers.get(s.name)
         if known is None:
-            print(f"note: series {s.name!r} was not in the training data: scaled by its own history", file=sys.stderr)
-            scaler, covs = fit_scalers(d, s, len(s))
+            print(f"note: series {s.name!r} was not in the training data: scaled and smoothed by its own history, "
+                  f"forecast by the network alone", file=sys.stderr)
+            scaler, covs = fit_scalers(d, s, len(s), sp.m)
+            p0 = Prepared(s, scaler, covs, 0)
+            seasonal = find_season(d, s, np.log(s.y) if scaler.log else s.y, sp.m)
+            es = LevelSeason.fit(p0.z, p0.phases, sp.m, seasonal, sp.horizon)
         else:
             scaler = ser.Scaler(**known["y"])
             covs = [ser.Scaler(**c) for c in known["covariates"]]
+            es = LevelSeason(**known["es"]) if known.get("es") else None
         if len(covs) != s.covariates.shape[1]:
             raise RnnkitError(f"{data_path}: {s.covariates.shape[1]} covariate columns, the run was trained with "
                               f"{len(covs)}")
-        p = Prepared(s, scaler, covs, sp.horizon)
+        p = Prepared(s, scaler, covs, sp.horizon, es)
         features = 1 + p.c.shape[1] + p.cal.shape[1]
         if features != model.config.input_size or p.cal.shape[1] != model.config.known_size:
             raise RnnkitError(f"{data_path}: {data.freq} series with {p.c.shape[1]} covariate(s) give {features} "
                               f"inputs per step, the run was trained with {model.config.input_size} (a different "
                               f"frequency or covariates)")
         prepared.append(p)
-        f, q = network_forecast(model, p, [len(s)], sp, d.base, factor)
+        if s.name in combos and known is not None:  # the run's combination, its members' parameters as trained
+            c = combos[s.name]
+            comb = combine.Combination(**c["combination"])
+            f, q, _ = combined_forecast(comb, members.restore(c["members"]), model, p, [len(s)], sp, d.base)
+        else:
+            f, q = network_forecast(model, p, [len(s)], sp, d.base, factor)
         for k in range(sp.horizon):
             rows.append({"series": s.name, "time": s.label(len(s) + k), "step": k + 1, "forecast": f[0, k],
                          "lo80": q[0, k, fm.LOW], "hi80": q[0, k, fm.HIGH]})

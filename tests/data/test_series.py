@@ -127,3 +127,42 @@ def test_seasonal_base():
     z = np.arange(10.0)
     assert ser.seasonal_base(z, 8, 5, 4).tolist() == [4, 5, 6, 7, 4]
     assert ser.seasonal_base(z, 8, 3, 1).tolist() == [7, 7, 7]
+
+
+def test_integer_index_past_row_100_stays_an_index(tmp_path):
+    # 1..99 cannot be years, so 100, 101, ... (3-digit integers) are the same integer index
+    p = write(tmp_path, "t,y\n" + "".join(f"{i},{i % 7}\n" for i in range(1, 151)))
+    data = ser.read_series(p)
+    s = data.series[0]
+    assert data.freq == "index" and len(s) == 150 and s.label(149) == "150" and s.label(150) == "151"
+    # year-like integers are years unless --freq index says they count steps
+    p = write(tmp_path, "t,y\n" + "".join(f"{1990 + i},{i}\n" for i in range(20)), "years.csv")
+    assert ser.read_series(p).freq == "Y" and ser.read_series(p, freq="index").freq == "index"
+    p = write(tmp_path, "t,y\n" + "".join(f"{20000101 + i},{i}\n" for i in range(5)), "big.csv")
+    assert ser.read_series(p, freq="index").series[0].label(0) == "20000101"  # an 8-digit index, not a date
+
+
+def half_hours(n: int, skip: int | None = None) -> str:
+    rows = [f"2021-03-{1 + i // 48:02d} {i % 48 // 2:02d}:{30 * (i % 2):02d},{i}\n" for i in range(n) if i != skip]
+    return "time,load\n" + "".join(rows)
+
+
+def test_subdaily_stamps_inferred_or_given(tmp_path):
+    p = write(tmp_path, half_hours(200, skip=7))
+    data = ser.read_series(p)
+    s = data.series[0]
+    assert data.freq == "30min" and len(s) == 200 and s.y[7] == pytest.approx(7)  # the missing half hour filled
+    assert s.label(0) == "2021-03-01 00:00" and s.label(49) == "2021-03-02 00:30"
+    assert ser.read_series(p, freq="30min").freq == "30min"
+    assert ser.default_season("30min") == 48 and ser.default_season("1h") == 24
+    assert ser.parse_freq("h") == ser.parse_freq("60min") == "1h"
+    cal = ser.calendar_features("30min", s.stamps)
+    assert cal.shape == (200, 4) and np.allclose(cal[:48, :2], cal[48:96, :2])  # the time of day repeats daily
+    with pytest.raises(RnnkitError, match=r"s\.csv:3: time stamp off the 1h grid started at line 2"):
+        ser.read_series(p, freq="1h")  # 00:30 is not on an hourly grid
+    with pytest.raises(RnnkitError, match=r"--freq must be one of .* such as 30min or 1h, got '7min'"):
+        ser.read_series(p, freq="7min")
+    with pytest.raises(RnnkitError, match=r"--freq 1h needs time stamps with a time of day"):
+        ser.read_series(write(tmp_path, "t,y\n2000-01-01,1\n2000-01-02,2\n", "d.csv"), freq="1h")
+    midnight = write(tmp_path, "t,y\n" + "".join(f"2000-01-{1 + i:02d} 00:00,{i}\n" for i in range(9)), "mid.csv")
+    assert ser.read_series(midnight).freq == "D"  # dates written with a time of 00:00 stay daily
