@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,7 @@ class ClassifyTask:
         self._lengths = train.lengths
         self.keep = keep
         self.best = (-1.0, 0.0)  # (accuracy, -loss) of the weights in keep, compared as a tuple
+        self.recent: deque[float] = deque(maxlen=ca.RECENT)  # the last training losses
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
         # under DDP every process must take the same number of full steps
@@ -162,7 +164,9 @@ class ClassifyTask:
         device = _device(model)
         logits = model(x.to(device), lengths)
         w = self.weights.to(device) if self.weights is not None else None
-        return F.cross_entropy(logits.float(), y.to(device), weight=w), y.shape[0]
+        loss = F.cross_entropy(logits.float(), y.to(device), weight=w)
+        self.recent.append(float(loss.detach()))  # for the early check that training left chance
+        return loss, y.shape[0]
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         metrics = score(model, self.valid, self.cfg.eval_batch_size, self.weights)[0]
@@ -329,7 +333,8 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
     meta = {"task": TASK, "config": resolved, **extra_meta,
             "title": f"classify: {model_cfg.cell.upper()} ({run_dir.name})"}
     try:
-        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
+        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta,
+                          on_step=[ca.EarlyChanceCheck(task.recent, prep.train.y, len(prep.classes), say)])
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -46,6 +48,8 @@ MAX_WARMUP = 200
 EVALS = 20
 MIN_SELECT = 100
 STUCK = 0.9  # a final training loss above this fraction of the class entropy has not left chance
+RECENT = 20  # training losses averaged by the early check
+EARLY = 0.3  # the early check runs once, after this fraction of the run's steps
 
 
 @dataclasses.dataclass
@@ -143,6 +147,24 @@ def chance_warnings(train_loss: float, train_y: Tensor, valid_acc: float, valid_
                        f"than always answering the most frequent class ({majority:.3f}): the model may not "
                        f"generalise beyond its training data")
     return out
+
+
+class EarlyChanceCheck:
+    """A Trainer ``on_step`` callback: once, after ``EARLY`` of the run's steps, warn if the mean of the last
+    ``RECENT`` training losses is still near the class entropy, so a stuck run can be stopped early."""
+
+    def __init__(self, recent: Sequence[float], train_y: Tensor, num_classes: int, say: Callable[..., Any]) -> None:
+        self.recent, self.say, self.done = recent, say, False
+        self.entropy = entropy(train_y, num_classes)
+
+    def __call__(self, trainer: Any) -> None:
+        if self.done or trainer.step < max(RECENT, EARLY * trainer.total_steps()) or not self.recent:
+            return
+        self.done = True
+        loss = sum(self.recent) / len(self.recent)
+        if self.entropy > 0 and loss >= STUCK * self.entropy:
+            self.say(f"warning: after {trainer.step} steps the training loss ({loss:.3f}) is still near the "
+                     f"{self.entropy:.3f} of predicting the class frequencies: the model is not learning so far")
 
 
 def split_notes(train_y: Tensor, valid_y: Tensor, classes: list[str]) -> list[str]:
