@@ -176,6 +176,7 @@ def main(quick: bool = False, cells: tuple[str, ...] = CELLS, cases: list | None
             results += res
             print_fn(format_table(res).split("\n", 2)[-1] if len(results) > 2 else format_table(res))
     if json_path:
-        with open(json_path, "w") as f:
-            json.dump({"machine": info, "results": [asdict(r) for r in results]}, f, indent=1)
+        from rnnkit.outputs import write_atomic
+
+        write_atomic(json_path, json.dumps({"machine": info, "results": [asdict(r) for r in results]}, indent=1))
     return results

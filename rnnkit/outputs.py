@@ -51,19 +51,21 @@ def _is_run_dir(d: Path) -> bool:
 
 
 def check_output_path(path: str | Path, inputs: Iterable[str | Path | None] = (),
-                      run_dirs: Iterable[str | Path | None] = (), flag: str = "output") -> Path:
+                      run_dirs: Iterable[str | Path | None] = (), flag: str = "output",
+                      figure: bool = False) -> Path:
     """``path`` as a ``Path`` if a command may write it, else a one-line :class:`OutputError`.
 
     Refused: an existing directory; one of ``inputs`` (the same file, also through another path or a
     link); any existing checkpoint (``*.pt``); and ``config.json``, ``metrics.jsonl`` or a ``*.pt`` of
     a run directory (those of ``run_dirs``, a checkpoint's directory among ``inputs``, and any directory
-    that holds a run). ``flag`` names the option in the message (``--out``, ``--heatmap``).
+    that holds a run). ``flag`` names the option in the message (``--out``, ``--heatmap``); with
+    ``figure`` the suffix must be an image format (:func:`figure_format`).
     """
     p = Path(path)
     if str(path) in ("", "-"):
         raise OutputError(f"{flag}: give a file name")
     if p.is_dir():
-        raise OutputError(f"{flag} {p} is a directory; give a file name in it, such as {p / _example(flag, p)}")
+        raise OutputError(f"{flag} {p} is a directory; give a file name in it, such as {p / _example(flag, figure)}")
     given = [Path(i) for i in inputs if i is not None and str(i) != ""]
     for i in given:
         if _same_file(p, i):
@@ -78,11 +80,29 @@ def check_output_path(path: str | Path, inputs: Iterable[str | Path | None] = ()
         raise OutputError(f"{flag} {p} would overwrite a checkpoint; choose another file name")
     if in_run and p.name in RUN_FILES:
         raise OutputError(f"{flag} {p} would overwrite the run's own {p.name}; choose another file name")
+    if figure:
+        figure_format(p, flag)
     return p
 
 
-def _example(flag: str, p: Path) -> str:
-    return {"--heatmap": "attention.png", "--plot": "forecast.png"}.get(flag, "output" + (p.suffix or ".txt"))
+# what matplotlib's Agg backend writes, by file name suffix
+FIGURE_FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def figure_format(path: str | Path, flag: str = "output") -> str:
+    """The figure format of ``path`` from its suffix (``png`` without one), or a one-line error."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if not suffix:
+        return "png"
+    if suffix not in FIGURE_FORMATS:
+        raise OutputError(f"{flag} {path}: a figure is written as {', '.join('.' + f for f in FIGURE_FORMATS[:4])} "
+                          f"or another image format, not .{suffix}; give a name such as "
+                          f"{Path(path).with_suffix('.png').name}")
+    return suffix
+
+
+def _example(flag: str, figure: bool) -> str:
+    return {"--heatmap": "attention.png", "--plot": "forecast.png"}.get(flag, "figure.png" if figure else "output.txt")
 
 
 def _umask() -> int:
@@ -136,6 +156,27 @@ def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix, for writers that take a file name and infer the
+    format from it), renamed over ``path`` when the block succeeds, removed when it raises."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX + path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as e:
+        raise OutputError(f"could not write {path}: {e.strerror or e}") from None
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(f"could not write {path}: {e.strerror or e}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_atomic(path: str | Path, content: bytes | str | Callable[[IO[bytes]], None], fsync: bool = False) -> Path:

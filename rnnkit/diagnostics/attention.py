@@ -25,8 +25,8 @@ def plot_attention(weights: Tensor, source: list[str], output: list[str], path: 
     ax.set_ylabel("output")
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+    from rnnkit.training.log import save_figure
+
     path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)  # atomic: a failed write never leaves half an image
     return path

@@ -14,6 +14,7 @@ reused, so an interrupted report continues where it stopped.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from rnnkit.data import synthetic
 from rnnkit.errors import RnnkitError
 from rnnkit.models.lm import CELLS
 from rnnkit.models.sequence import SequenceConfig, SequenceModel
+from rnnkit.outputs import check_output_path, write_atomic
 from rnnkit.tasks import memory, runs
 from rnnkit.training import TrainConfig
 
@@ -46,6 +48,8 @@ def run_flow(run: str | Path, lag: int | None = None) -> tuple[str, Tensor, str]
 
     model, conf, path = memory.load_run(run)
     task = conf["task"]
+    if lag is not None and task == "adding":
+        check_flow_size(lag, model.config.hidden_size, f" {run}")
     if task == "adding":
         loss = adding_loss(model, lag or conf["data"]["lag"])
     elif task == "seqdigits":
@@ -70,18 +74,42 @@ def fresh_flow(cell: str, lag: int, hidden_size: int = 128, seed: int = 0) -> Te
     return gradient_flow(model, adding_loss(model, lag)).top()
 
 
-def gradflow_command(run_paths: list[str], fresh: list[str], lag: int, hidden_size: int, out: str) -> dict[str, Any]:
-    """Measure, plot to ``out`` (PNG) and print a summary line per curve."""
+def check_flow_size(lag: int, hidden_size: int, what: str = "") -> None:
+    """Refuse a measurement that can't fit in this machine's memory before allocating any of it: the
+    weights (4 gates of H x H and H x 2) and every step's saved states and gradients for the batch."""
+    need = 4 * (4 * (hidden_size * hidden_size + 3 * hidden_size) + 24 * FLOW_BATCH * lag * hidden_size)
+    try:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > have // 2:
+        raise RnnkitError(f"gradflow{what}: --lag {lag} with {hidden_size} hidden units needs about "
+                          f"{need / 2**30:,.1f} GiB of memory, more than half of this machine's {have / 2**30:.0f} "
+                          f"GiB; use a smaller --lag or --hidden-size")
+
+
+def gradflow_command(run_paths: list[str], fresh: list[str], lag: int | None, hidden_size: int,
+                     out: str) -> dict[str, Any]:
+    """Measure, plot to ``out`` (PNG) and print a summary line per curve. ``lag`` None: each run's own
+    (100 for ``fresh`` cells). ``out`` is checked first: never one of the runs, their files or a directory."""
     from rnnkit.diagnostics.gradflow import plot_gradflow
 
-    curves: dict[str, Tensor] = {}
-    for run in run_paths:
-        label, norms, _ = run_flow(run, lag if lag > 0 else None)
-        curves[label] = norms
+    check_output_path(out, run_paths, run_paths, "--out", figure=True)
+    if lag is not None and lag < 1:
+        raise RnnkitError(f"--lag must be >= 1, got {lag}")
+    if fresh and hidden_size < 1:
+        raise RnnkitError(f"--hidden-size must be >= 1, got {hidden_size}")
     for cell in fresh:
         if cell not in CELLS:
             raise RnnkitError(f"--fresh: unknown cell {cell!r}; expected {', '.join(CELLS)}")
-        curves[f"{NAMES[cell]} (init)"] = fresh_flow(cell, lag if lag > 0 else 100, hidden_size)
+    if fresh:
+        check_flow_size(lag or 100, hidden_size)
+    curves: dict[str, Tensor] = {}
+    for run in run_paths:
+        label, norms, _ = run_flow(run, lag)
+        curves[label] = norms
+    for cell in fresh:
+        curves[f"{NAMES[cell]} (init)"] = fresh_flow(cell, lag or 100, hidden_size)
     if not curves:
         raise RnnkitError("nothing to measure: give run directories and/or --fresh rnn,lstm,gru")
     plot_gradflow(curves, out, title="gradient norm through time")
@@ -151,8 +179,8 @@ def adding_report(out: Path, lags: list[int], cells: list[str], max_time: float,
     plot_gradflow(curves, figure, title=f"adding problem, T = {lag}: ||dL/dh_t|| at initialisation and trained")
     result = {"rows": rows, "figure": str(figure), "figure_lag": lag,
               "flow": {k: v.tolist() for k, v in curves.items()}}
-    (out / "report.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(_markdown(rows, curves, lag), encoding="utf-8")
+    write_atomic(out / "report.json", json.dumps(result, indent=1) + "\n")
+    write_atomic(out / "report.md", _markdown(rows, curves, lag))
     print(_markdown(rows, curves, lag))
     return result
 

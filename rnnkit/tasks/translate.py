@@ -36,6 +36,7 @@ from rnnkit.data.parallel import BOS, EOS, PAD, UNK, Codec
 from rnnkit.errors import RnnkitError
 from rnnkit.models.decoding import DecodeConfig, Hypothesis, decode, length_norm
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.outputs import check_output_path
 from rnnkit.tasks import runs
 from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint, distributed
 from rnnkit.training.trainer import resolve_device
@@ -346,6 +347,8 @@ def translate_lines(run: str | Path, lines: list[str], decode_cfg: DecodeConfig,
                     warn: Any = None) -> list[str]:
     """Translations of ``lines`` with a trained run. A line longer than the run's ``max_len`` is an error
     naming it; unknown words are read as ``<unk>`` and counted (``warn`` gets the note)."""
+    if heatmap_path is not None:  # before any work: never the run's own files, a directory, or not an image
+        check_output_path(heatmap_path, [run], [run], "--heatmap", figure=True)
     model, codecs, conf, _ = load_run(run, device)
     if not lines:
         if heatmap_path is not None:

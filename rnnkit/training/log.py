@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from rnnkit.outputs import figure_format, write_atomic
+
 
 class MetricsLog:
     """Appends records to a JSONL file; ``truncate_after(step)`` drops what a killed run wrote past a checkpoint."""
@@ -38,9 +40,7 @@ class MetricsLog:
         if self.path is None or not self.path.is_file():
             return
         kept = [r for r in self.records() if r.get("step", 0) <= step and r.get("split") != "test"]
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
-        tmp.replace(self.path)
+        write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def plot_curves(records: list[dict[str, Any]], path: str | Path, title: str = "") -> bool:
@@ -69,12 +69,14 @@ def plot_curves(records: list[dict[str, Any]], path: str | Path, title: str = ""
     return True
 
 
-def save_figure(fig: Any, path: str | Path) -> None:
-    """Write a matplotlib figure as a PNG atomically (temporary file + rename) and close it."""
+def save_figure(fig: Any, path: str | Path, dpi: float | None = None) -> None:
+    """Write a matplotlib figure atomically (temporary file + rename) and close it; the format is
+    the file name's suffix (``.png``, ``.pdf``, ``.svg``, ...; PNG without one)."""
     import matplotlib.pyplot as plt
 
-    fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    fmt = figure_format(path)
+    try:
+        fig.tight_layout()
+        write_atomic(path, lambda f: fig.savefig(f, format=fmt, **({"dpi": dpi} if dpi else {})))
+    finally:
+        plt.close(fig)
