@@ -301,6 +301,9 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
                 prep.vocab is not None and Vocab.from_dict(saved["vocab"]) != prep.vocab):
             raise RnnkitError(f"the classes or vocabulary of {data.data} differ from those in {run_dir}/last.pt; "
                               f"resume with the same training data and options")
+        # a run saved before the data-driven defaults existed had global normalisation and no front end
+        old = {k: v for k, v in ca.BEFORE_AUTO.items() if k not in saved.get("config", {}).get("model", {})}
+        model_cfg = dataclasses.replace(model_cfg, **old)
     model_cfg = ca.resolve_model(model_config(model_cfg, prep), data.format, prep.train.lengths,
                                  prep.vocab is not None)
     torch.manual_seed(train_cfg.seed)

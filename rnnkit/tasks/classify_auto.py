@@ -47,6 +47,7 @@ MIN_EPOCHS, MAX_EPOCHS = 10, 1000
 MAX_WARMUP = 200
 EVALS = 20
 MIN_SELECT = 100
+BEFORE_AUTO = {"normalize": "global", "frontend": "none", "downsample": 0}  # what runs saved without them had
 STUCK = 0.9  # a final training loss above this fraction of the class entropy has not left chance
 RECENT = 20  # training losses averaged by the early check
 EARLY = 0.3  # the early check runs once, after this fraction of the run's steps

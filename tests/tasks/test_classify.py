@@ -244,3 +244,24 @@ def test_budget_and_schedule_follow_the_data():
     assert ca.resolve_select("auto", 99) == "last" and ca.resolve_select("auto", 100) == "acc"
     with pytest.raises(RnnkitError, match="--warmup-steps must be >= -1"):
         ca.ClassifyTrainConfig(warmup_steps=-2).validate()
+
+
+def test_a_run_saved_before_the_auto_defaults_resumes_as_it_was(tmp_path: Path):
+    cases = [([float(i), 0.0, 1.0, 2.0], "a") for i in range(8)] + [([3.0, 2.0, float(i), 0.0], "b") for i in range(8)]
+    data = ts_file(tmp_path / "d.ts", cases)
+    run = tmp_path / "old"
+    args = ["train", "classify", "--data", str(data), "--format", "ts", "--out", str(run), *TINY]
+    assert main([*args, "--epochs", "1", "--normalize", "global", "--frontend", "none"]) == 0
+    # what an older rnnkit wrote: no normalize / frontend / downsample in the saved configs
+    conf = json.loads((run / "config.json").read_text())
+    for key in ("normalize", "frontend", "downsample"):
+        del conf["model"][key]
+    (run / "config.json").write_text(json.dumps(conf))
+    from rnnkit.training import checkpoint
+
+    for name in ("last.pt", "best.pt"):
+        ckpt = torch.load(run / name, weights_only=False)
+        ckpt.pop("checksum", None)
+        checkpoint.save_atomic({**ckpt, "config": conf}, run / name)
+    assert main([*args, "--resume", "--epochs", "2"]) == 0
+    assert classify.load_run(run).model.normalize == "global"
