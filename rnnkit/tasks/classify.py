@@ -14,6 +14,11 @@ the same weights in training and validation. ``best.pt`` holds the lowest valida
 ``best-acc.pt`` the best validation accuracy (ties go to the lower loss); ``--select`` says which one
 scores the test set after training (accuracy, macro-F1, ``confusion.png``, ``confusion.json``) and
 answers ``rnnkit predict``.
+
+Options left at ``auto`` (normalisation, the conv front end and its downsampling, epochs, warm-up,
+evaluation spacing, the model kept) are chosen from the training data by
+:mod:`rnnkit.tasks.classify_auto`, printed as one ``defaults:`` line and saved resolved in
+``config.json``; a model that stays at chance says so (``warning:``), while training and after.
 """
 
 from __future__ import annotations
