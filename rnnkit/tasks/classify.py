@@ -46,7 +46,7 @@ from rnnkit.models import frontend as fe
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.tasks import classify_auto as ca
 from rnnkit.tasks import classify_data as cd
-from rnnkit.tasks import runs
+from rnnkit.tasks import classify_search, runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
 from rnnkit.training.trainer import resolve_device
 
@@ -85,6 +85,8 @@ class DataConfig:
                         "validation accuracy (best-acc.pt; ties go to the lower loss), the lowest validation "
                         f"loss (best.pt) or the final one (last.pt); auto: acc with {ca.MIN_SELECT} or more "
                         "validation sequences, else last", choices=("auto", "acc", "loss", "last"))
+    auto: float = field(0.0, "seconds of a small search first (hidden size, learning rate; each scored on the "
+                        "validation split, see rnnkit.tasks.classify_search), then the run trains the winner; 0: off")
     batch_size: int = field(32, "sequences per training step (split across processes under torchrun)")
     eval_batch_size: int = field(256, "sequences per forward pass when evaluating")
 
@@ -102,6 +104,8 @@ def check_data(data: DataConfig, audio_cfg: AudioConfig) -> None:
                           f"{data.eval_batch_size}")
     if not 0 < data.valid_fraction < 1:
         raise RnnkitError(f"--valid-fraction must be in (0, 1), got {data.valid_fraction}")
+    if not data.auto >= 0:
+        raise RnnkitError(f"--auto must be a number of seconds >= 0, got {data.auto}")
     if data.test_below < 0:
         raise RnnkitError(f"--test-below must be >= 0, got {data.test_below}")
     if data.min_freq < 1:
@@ -295,8 +299,11 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
 
 def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, resume: bool,
            quiet: bool) -> dict[str, Any]:
-    data, audio_cfg, model_cfg, train_cfg = configs["data"], configs["audio"], configs["model"], configs["train"]
     say = (lambda *a: None) if quiet or not dist.is_main else (lambda *a: print(*a, file=sys.stderr))
+    if configs["data"].auto > 0 and not resume:
+        configs = classify_search.search(run_dir, configs, configs["data"].auto,
+                                         lambda d, c: _train(d, c, dist, False, True), say)
+    data, audio_cfg, model_cfg, train_cfg = configs["data"], configs["audio"], configs["model"], configs["train"]
     if train_cfg.threads > 0:
         torch.set_num_threads(train_cfg.threads)  # reading WAVs computes features with torch too
     prep = prepare(data, audio_cfg, say)

@@ -265,3 +265,23 @@ def test_a_run_saved_before_the_auto_defaults_resumes_as_it_was(tmp_path: Path):
         checkpoint.save_atomic({**ckpt, "config": conf}, run / name)
     assert main([*args, "--resume", "--epochs", "2"]) == 0
     assert classify.load_run(run).model.normalize == "global"
+
+
+def test_auto_searches_on_validation_and_trains_the_winner(data_dir: Path, tmp_path: Path, capsys):
+    d = data_dir / "ucr-uea" / "ItalyPowerDemand"
+    test = head(d / "ItalyPowerDemand_TEST.ts", tmp_path / "test.ts", 60)
+    run = tmp_path / "auto"
+    assert main(["train", "classify", "--data", str(d / "ItalyPowerDemand_TRAIN.ts"), "--test", str(test),
+                 "--format", "ts", "--out", str(run), "--auto", "4", "--epochs", "3", *TINY]) == 0
+    err = capsys.readouterr().err
+    found = json.loads((run / "auto.json").read_text())
+    names = [c["name"] for c in found["candidates"]]
+    assert names == ["given", "hidden-4", "lr-0.001", "lr-0.005"] and found["chosen"] in names
+    assert all(0 <= c["valid_acc"] <= 1 for c in found["candidates"])
+    assert f"auto: chose {found['chosen']}" in err
+    # candidates never score the test set; the run itself does, with the winner's options
+    assert not any((run / "auto" / n / "confusion.json").exists() for n in names)
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["data"]["auto"] == 0.0 and saved["model"]["hidden_size"] == (4 if found["chosen"] == "hidden-4"
+                                                                                else 8)
+    assert [r for r in records(run) if r["split"] == "test"]
