@@ -160,7 +160,14 @@ class ScanRNN(nn.Module):
                 i = k * D + d
                 # copies: a scan's carries may not alias each other or another input (the dynamo exporter checks)
                 init = (hx[0][i].clone(), hx[1][i].clone()) if self.kind == "lstm" else hx[i].clone()
-                final, ys = scan(_step_fn(self.kind, w_hh, b_hh), init, (xp, mask_t))
+                step = _step_fn(self.kind, w_hh, b_hh)
+                if isinstance(T, int) and T == 1:
+                    # a one-step decoder's input has one step by construction: no loop to keep (a scan costs
+                    # seconds of export time and an ONNX Scan node)
+                    final, y = step(init, (xp[0], mask_t[0]))
+                    ys = y.unsqueeze(0)
+                else:
+                    final, ys = scan(step, init, (xp, mask_t))
                 out = ys.transpose(0, 1).masked_fill(~valid.unsqueeze(-1), 0.0)
                 outs.append(out if d == 0 else reverse_within(out, lengths))
                 if self.kind == "lstm":
