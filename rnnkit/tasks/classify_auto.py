@@ -45,7 +45,7 @@ from rnnkit.training.config import TrainConfig
 STEP_BUDGET = 1000
 MIN_EPOCHS, MAX_EPOCHS = 10, 1000
 MAX_WARMUP = 200
-EVALS = 20
+EVALS = 10
 MIN_SELECT = 100
 BEFORE_AUTO = {"normalize": "global", "frontend": "none", "downsample": 0}  # what runs saved without them had
 STUCK = 0.9  # a final training loss above this fraction of the class entropy has not left chance

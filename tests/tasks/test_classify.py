@@ -236,7 +236,7 @@ def test_budget_and_schedule_follow_the_data():
 
     auto = ca.ClassifyTrainConfig()
     small = ca.resolve_train(auto, batches_per_epoch=2)
-    assert (small.epochs, small.warmup_steps, small.eval_every) == (500, 50, 50)  # 1,000 steps, 20 evaluations
+    assert (small.epochs, small.warmup_steps, small.eval_every) == (500, 50, 100)  # 1,000 steps, 10 evaluations
     big = ca.resolve_train(auto, batches_per_epoch=2000)
     assert (big.epochs, big.warmup_steps, big.eval_every) == (10, 200, 0)  # at least 10 epochs, evaluated each
     given = ca.resolve_train(ca.ClassifyTrainConfig(epochs=3, warmup_steps=0, eval_every=0), 2)
