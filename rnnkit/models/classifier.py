@@ -180,8 +180,13 @@ class SequenceClassifier(nn.Module):
         elif B and (int(lengths.min()) < 1 or int(lengths.max()) > T):
             raise ValueError(f"SequenceClassifier: lengths must be in [1, {T}], got {lengths.tolist()[:8]}")
         lengths = lengths.to(x.device)
+        return self.pooled(e if self.embed is not None else x, lengths)
+
+    def pooled(self, e: Tensor, lengths: Tensor) -> Tensor:
+        """:meth:`features` after the checks, from embeddings ``(B, T, E)`` or raw features ``(B, T, I)`` and
+        ``lengths (B,)`` on their device: tensor operations only, so tracing and export capture all of it."""
         if self.embed is None:
-            e = self._normalize(x, lengths)
+            e = self._normalize(e, lengths)
         e = self.in_drop(e)
         conv = None
         if self.frontend is not None:

@@ -69,3 +69,26 @@ def test_series_normalisation_ignores_offset_and_gain_of_the_shape():
     assert torch.allclose(zs[0], zs[1], atol=1e-5)  # the shape channel; level and scale are the extra two
     with pytest.raises(ValueError, match="needs the statistics"):
         m.set_normalization(torch.zeros(1), torch.ones(1))
+
+
+class Core(torch.nn.Module):
+    def __init__(self, model: SequenceClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.model.out(self.model.pooled(x, lengths))
+
+
+def test_the_tensor_path_is_the_whole_model_and_traces():
+    """``pooled`` (what export wrappers call) gives forward's features; a trace of it runs other lengths."""
+    torch.manual_seed(0)
+    m = SequenceClassifier(ClassifierConfig(input_size=1, hidden_size=4, num_classes=2, frontend="conv",
+                                            downsample=2, normalize="series")).eval()
+    m.set_normalization(torch.zeros(1), torch.ones(1), torch.zeros(2), torch.ones(2))
+    x, lengths = torch.randn(3, 40, 1), torch.tensor([40, 25, 9])
+    with torch.no_grad():
+        assert torch.equal(m.pooled(x, lengths), m.features(x, lengths))
+        traced = torch.jit.trace(Core(m), (x, lengths))
+        y, n = torch.randn(2, 33, 1), torch.tensor([33, 12])
+        assert torch.allclose(traced(y, n), m(y, n), atol=1e-5)
