@@ -5,8 +5,8 @@ new data set trains with no tuning (the choices are printed as one ``defaults:``
 resolved, in ``config.json``; an option given explicitly is never changed):
 
 - ``normalize``: ``series`` for ``.ts`` series (each series z-normalised, its level and scale kept as
-  extra features: recordings differ in offset and gain), ``global`` for other features (speech
-  features are comparable across recordings as they are).
+  extra features unless constant across series: recordings differ in offset and gain), ``global``
+  for other features (speech features are comparable across recordings as they are).
 - ``frontend`` / ``downsample``: the conv front end when the median training length is above
   ``TARGET_STEPS``, with ``ceil(log2(median / TARGET_STEPS))`` stride-2 blocks
   (:func:`rnnkit.models.frontend.plan_downsample`); token inputs never take one.
