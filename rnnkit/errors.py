@@ -26,3 +26,17 @@ class ShapeError(ValueError, RuntimeError):
 
 class DTypeError(TypeError, ValueError):
     """A tensor of the wrong dtype: a ``TypeError``, and a ``ValueError`` as torch.nn raises."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A command stopped by SIGINT (Ctrl-C) or SIGTERM (``kill``, a scheduler's time limit).
+
+    A ``KeyboardInterrupt``, so code that handles Ctrl-C handles both signals alike. ``checkpoint``
+    is the file saved before stopping (None: nothing was saved), ``step`` the step it holds.
+    """
+
+    def __init__(self, signum: int, checkpoint: object = None, step: int | None = None) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.checkpoint = checkpoint
+        self.step = step

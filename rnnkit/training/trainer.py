@@ -25,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import Interrupted, RnnkitError
 from rnnkit.training import checkpoint, distributed
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.log import MetricsLog, plot_curves
@@ -42,6 +44,7 @@ from rnnkit.training.task import Task
 
 MAX_SKIPS = 10  # consecutive non-finite steps before a "skip" run gives up
 PLAIN_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
+WINDOW = ("loss", "n", "items", "time", "norm", "clipped", "clipped_value", "steps")
 
 
 class NonFiniteError(RnnkitError):
@@ -140,6 +143,9 @@ class Trainer:
         self.stop_reason = ""
         self.plain, self.plain_at = False, 0.0
         self.value_clipped = False  # the last step had a gradient element beyond clip_value
+        # the steps since the last training record (in the checkpoint: a resumed run logs the same records)
+        self.window = dict.fromkeys(WINDOW, 0.0)
+        self.signum: int | None = None  # SIGINT or SIGTERM received: stop after the current step
 
     # -- optimizer and learning rate -------------------------------------------
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -185,7 +191,7 @@ class Trainer:
     def _trainer_state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("step", "epoch", "batch", "elapsed", "best", "bad_evals",
                                                "plateau_scale", "plateau_best", "plateau_bad", "skipped",
-                                               "evaluated_at", "last_metrics")}
+                                               "evaluated_at", "last_metrics", "window")}
 
     def save(self, name: str) -> None:
         """Write ``run_dir/name`` atomically (rank 0 writes; every rank contributes its RNG and task state)."""
@@ -216,6 +222,7 @@ class Trainer:
         mine = per_rank[self.dist.rank]
         _set_rng_state(mine["rng"])
         self.task.load_state_dict(mine["task"])
+        self.window = {**dict.fromkeys(WINDOW, 0.0), **self.window}  # older checkpoints: none saved
         if self.log.path is not None:
             self.log.truncate_after(self.step)
 
@@ -311,8 +318,16 @@ class Trainer:
         """Train until the epochs, ``max_steps``, ``max_time`` or patience run out.
 
         Returns a summary: steps, epochs, seconds, items per second, the best and the last
-        validation metrics, and why it stopped.
+        validation metrics, and why it stopped. SIGINT or SIGTERM: ``last.pt`` is saved after the
+        current step and :class:`~rnnkit.errors.Interrupted` raised.
         """
+        with self._signals():
+            summary = self._fit(resume)
+            if self.signum is not None:  # it came during the final evaluation, which saved last.pt
+                raise Interrupted(self.signum, self.run_dir / "last.pt" if self.run_dir else None, self.step)
+        return summary
+
+    def _fit(self, resume: str | Path | None) -> dict[str, Any]:
         c = self.config
         if resume is not None:
             self.load(resume)
@@ -334,8 +349,7 @@ class Trainer:
                    "{l_bar}{bar}| {n:.0f}/{total_fmt}s [{elapsed}<{remaining}{postfix}]")
         self.model.train()
         self._check_limits()  # a resumed run may have nothing left to do
-        window = {"loss": 0.0, "n": 0, "items": 0, "time": 0.0, "norm": 0.0, "clipped": 0, "clipped_value": 0,
-                  "steps": 0}
+        window = self.window
         items_total, train_time = 0, 0.0
         start = time.perf_counter() - self.elapsed
         try:
@@ -365,9 +379,11 @@ class Trainer:
                     window["clipped_value"] += int(stepped and self.value_clipped)
                     window["steps"] += 1
                     bar.update(min(self.elapsed, c.max_time) - bar.n if timed else 1)
-                    if window["steps"] >= c.log_every or self.step == 1:
+                    # steps 1, 1 + k, 1 + 2k, ...: fixed by the step number, not counted from wherever this
+                    # process started, so a resumed run writes the same records as one never interrupted
+                    if (self.step - 1) % c.log_every == 0:
                         self._log_train(window, lr, bar)
-                        window = dict.fromkeys(window, 0)
+                        window.update(dict.fromkeys(window, 0.0))
                     for fn in self.on_step:
                         fn(self)
                     at_end = self.batch >= per_epoch
@@ -379,6 +395,7 @@ class Trainer:
                         self.save("last.pt")
                     if self.stop_reason:
                         break
+                    self._stop_if_signalled()
                     self._check_limits()
                     if self.stop_reason or self.batch == 0:
                         break
@@ -392,6 +409,39 @@ class Trainer:
                 "seconds": self.elapsed, "best_loss": self.best, "last": self.last_metrics,
                 "items_per_s": items_total * self.dist.world_size / train_time if train_time else 0.0,
                 "stop_reason": self.stop_reason}
+
+    @contextlib.contextmanager
+    def _signals(self) -> Any:
+        """While training, SIGINT and SIGTERM only set ``self.signum``: the loop finishes its step, saves
+        ``last.pt`` and stops (:meth:`_stop_if_signalled`), so a kill never loses more than a step. A second
+        signal stops at once (the last checkpoint written stays intact)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self.signum is not None:
+                raise Interrupted(signum)
+            self.signum = signum
+
+        self.signum = None
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def _stop_if_signalled(self) -> None:
+        """After a step: if a signal came (on any rank), save ``last.pt`` and raise :class:`Interrupted`."""
+        if not distributed.any_true(self.signum is not None):
+            return
+        signum = self.signum or signal.SIGTERM  # another rank's
+        name = signal.Signals(signum).name
+        saved = self.run_dir / "last.pt" if self.run_dir is not None else None
+        self._print(f"{name}: saving the run at step {self.step}" + (f" to {saved}" if saved else ""))
+        self.save("last.pt")
+        raise Interrupted(signum, saved, self.step)
 
     def _check_limits(self) -> None:
         c = self.config
