@@ -5,6 +5,13 @@ gates it needs; the backward walks back over time with the cell's
 ``fused_backward`` and then forms the weight gradients with one matmul over all
 steps (``dW_ih = dXP^T X``, ``dW_hh = dHP^T H_{t-1}``), never one per step.
 
+The hand-written backward works in place in its own buffers and is not itself
+differentiable. When a gradient of the gradient is asked for
+(``create_graph=True``, ``gradgradcheck``, ``torch.func.grad`` of a gradient), the
+backward instead replays the forward with the reference backend (autograd over the
+cell's ``step_with``, the same equations) from the saved inputs and differentiates
+that: correct to any order, and slow only where a double backward is taken.
+
 Shapes: ``x (T, B, I)`` time-major; rows sorted by length (descending) when
 ``batch_sizes`` is given.
 """
@@ -16,39 +23,139 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnkit.backends import reference
 from rnnkit.cells.base import BoundCell
+
+#: FusedBPTT.apply's leading non-differentiable arguments: cell, batch_sizes, lengths
+_N_META = 3
+
+try:  # what torch's Function.apply does to its arguments outside torch.func (private, hence guarded)
+    from torch._functorch.utils import unwrap_dead_wrappers as _unwrap_dead
+except ImportError:  # pragma: no cover - a torch without it: torch's own apply is used
+    _unwrap_dead = None
 
 
 class FusedBPTT(torch.autograd.Function):
-    """``(x, weights, *state0) -> (out, *final_state)`` with a hand-derived backward."""
+    """``(x, weights, *state0) -> (out, *final_state, *saved)`` with a hand-derived backward.
+
+    In the ``setup_context`` style torch.func needs, ``forward`` has no ``ctx``; the cell's
+    intermediates the backward reads (``saved``) are therefore returned as extra,
+    non-differentiable outputs, which :func:`run` drops.
+    """
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:  # type: ignore[override]
+        """As ``torch.autograd.Function.apply``, minus its per-call argument binding.
+
+        For a ``setup_context``-style Function torch binds default arguments with
+        ``inspect.signature`` on every call (50-90 µs, as long as a few small steps);
+        ``forward`` here has none to bind. Under torch.func transforms torch's own path runs.
+        """
+        if _unwrap_dead is None or torch._C._are_functorch_transforms_active():
+            return super().apply(*args)
+        return super(torch.autograd.Function, cls).apply(*_unwrap_dead(args))
 
     @staticmethod
-    def forward(ctx: Any, cell: Any, batch_sizes: list[int] | None, lengths: Tensor | None, x: Tensor,
+    def forward(cell: Any, batch_sizes: list[int] | None, lengths: Tensor | None, x: Tensor,
                 w_ih: Tensor, b_ih: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
                 w_extra: Tensor | None, *state0: Tensor) -> tuple[Tensor, ...]:
         xp = torch.nn.functional.linear(x, w_ih, b_ih)
         out, finals, saved = cell.fused_forward(xp, state0, w_hh, b_hh, w_extra, batch_sizes, lengths)
         # without lengths a final state is a view of the output buffer: hand out copies
         finals = tuple(f.clone() if lengths is None else f for f in finals)
-        ctx.cell, ctx.batch_sizes = cell, batch_sizes
-        ctx.has_b_ih, ctx.has_b_hh = b_ih is not None, b_hh is not None
-        ctx.n_saved = len(saved)
-        ctx.save_for_backward(x, w_ih, w_hh, w_extra, *saved)
-        return (out, *finals)
+        return (out, *finals, *saved)
 
     @staticmethod
-    def backward(ctx: Any, dout: Tensor, *dfinals: Tensor) -> tuple[Tensor | None, ...]:
-        x, w_ih, w_hh, w_extra, *saved = ctx.saved_tensors
-        dxp, dw_hh, db_hh, dstate0, dw_extra = ctx.cell.fused_backward(
-            tuple(saved), dout.contiguous(), dfinals, w_hh, w_extra, ctx.batch_sizes)
-        T, B, G = dxp.shape
-        flat = dxp.reshape(T * B, G)
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        cell, batch_sizes, lengths, x, w_ih, b_ih, w_hh, b_hh, w_extra, *state0 = inputs
+        n = len(state0)
+        saved = output[1 + n:]
+        ctx.mark_non_differentiable(*saved)
+        # no zero-filled gradients for the unused outputs (the saved intermediates above all,
+        # (T, B, 4H) for an LSTM): the cells treat a missing gradient as zero themselves
+        ctx.set_materialize_grads(False)
+        ctx.cell, ctx.batch_sizes, ctx.n_state = cell, batch_sizes, n
+        # weights, biases and the initial state are kept for the replay a double backward needs
+        ctx.save_for_backward(x, w_ih, b_ih, w_hh, b_hh, w_extra, lengths, *state0, output[0], *saved)
+
+    @staticmethod
+    def backward(ctx: Any, dout: Tensor | None, *grads: Tensor | None) -> tuple[Tensor | None, ...]:
+        dfinals = grads[: ctx.n_state]  # the rest belong to the non-differentiable saved outputs
+        if not torch.is_grad_enabled():
+            return _fast_backward(ctx, dout, dfinals)
+        # create_graph=True: the gradient itself must be differentiable
+        res = _differentiable_backward(ctx, dout, dfinals)
         need = ctx.needs_input_grad
-        dx = dxp.matmul(w_ih) if need[3] else None
-        dw_ih = flat.t().mm(x.reshape(T * B, -1)) if need[4] else None
-        db_ih = flat.sum(0) if ctx.has_b_ih and need[5] else None
-        return (None, None, None, dx, dw_ih, db_ih, dw_hh, db_hh if ctx.has_b_hh else None,
-                dw_extra, *dstate0)
+        if all(r is not None or not nd for r, nd in zip(res, need)):
+            return res
+        # An input the replay could not reach: torch.func.vjp's vjp_fn differentiates with
+        # create_graph=True after its level has ended, when the saved inputs are dead functorch
+        # wrappers that no new graph can hang off. Its gradient is still the fast path's.
+        with torch.no_grad():
+            fast = _fast_backward(ctx, dout, dfinals)
+        return tuple(f if r is None and nd else r for r, f, nd in zip(res, fast, need))
+
+
+def _fast_backward(ctx: Any, dout: Tensor | None, dfinals: tuple[Tensor | None, ...]) -> tuple[Tensor | None, ...]:
+    """The hand-written backward: the cell's ``fused_backward`` plus the input-projection matmuls."""
+    x, w_ih, _, w_hh, _, w_extra, _, *rest = ctx.saved_tensors
+    n = ctx.n_state
+    state0, out, saved = tuple(rest[:n]), rest[n], tuple(rest[n + 1:])
+    dout = torch.zeros_like(out) if dout is None else dout.contiguous()
+    dxp, dw_hh, db_hh, dstate0, dw_extra = ctx.cell.fused_backward(
+        saved, out, state0, dout, dfinals, w_hh, w_extra, ctx.batch_sizes)
+    T, B, G = dxp.shape
+    flat = dxp.reshape(T * B, G)
+    need = ctx.needs_input_grad
+    dx = dxp.matmul(w_ih) if need[3] else None
+    dw_ih = flat.t().mm(x.reshape(T * B, -1)) if need[4] else None
+    db_ih = flat.sum(0) if need[5] else None
+    return (None, None, None, dx, dw_ih, db_ih, dw_hh, db_hh if need[7] else None,
+            dw_extra, *dstate0)
+
+
+def _differentiable_backward(ctx: Any, dout: Tensor | None,
+                             dfinals: tuple[Tensor | None, ...]) -> tuple[Tensor | None, ...]:
+    """The backward as a graph: replay the forward with autograd over the steps and differentiate it.
+
+    The saved inputs are the caller's own tensors, so the replayed graph hangs off the
+    same leaves and the returned gradients differentiate w.r.t. the inputs and w.r.t.
+    the incoming gradients ``dout``/``dfinals``.
+    """
+    x, w_ih, b_ih, w_hh, b_hh, w_extra, lengths, *rest = ctx.saved_tensors
+    state0 = tuple(rest[: ctx.n_state])
+    inputs = (x, w_ih, b_ih, w_hh, b_hh, w_extra, *state0)
+    need = ctx.needs_input_grad[_N_META:]
+    cell = ctx.cell
+    weights = (w_ih, b_ih, w_hh, b_hh, w_extra)[: len(cell.weight_names)]
+    with torch.enable_grad():
+        replayed = replay(BoundCell(cell, weights), x, state0, lengths, ctx.batch_sizes)
+    pairs = [(o, g) for o, g in zip(replayed, (dout, *dfinals)) if g is not None and o.requires_grad]
+    wrt = [t for t, nd in zip(inputs, need) if nd and t is not None]
+    grads: list[Tensor | None] = []
+    if pairs and wrt:
+        outs, gouts = zip(*pairs)
+        grads = list(torch.autograd.grad(outs, wrt, gouts, create_graph=True, allow_unused=True))
+    it = iter(grads)
+    res = [next(it, None) if nd and t is not None else None for t, nd in zip(inputs, need)]
+    return (None,) * _N_META + tuple(res)
+
+
+def replay(cell: BoundCell, x: Tensor, state0: tuple[Tensor, ...], lengths: Tensor | None,
+           batch_sizes: list[int] | None) -> tuple[Tensor, ...]:
+    """The fused forward's results computed by the reference backend: ``(out (T, B, O), *final_state)``.
+
+    Same semantics as :meth:`FusedBPTT.forward`: with ``batch_sizes`` outputs past a
+    sequence's end are zero (the reference backend's masking); ``lengths`` alone only
+    picks each sequence's final state at its last valid step.
+    """
+    s0: Any = state0[0] if len(state0) == 1 else tuple(state0)
+    if lengths is not None and batch_sizes is None:
+        out, _ = reference.run(cell, x, s0, None)
+        _, final = reference.run(cell, x, s0, lengths)
+    else:
+        out, final = reference.run(cell, x, s0, lengths)
+    return (out, *((final,) if isinstance(final, Tensor) else tuple(final)))
 
 
 def supports(cell: Any) -> bool:
@@ -58,12 +165,21 @@ def supports(cell: Any) -> bool:
 
 def run(cell: BoundCell, x: Tensor, state0: Any, lengths: Tensor | None,
         batch_sizes: list[int] | None) -> tuple[Tensor, Any]:
-    """Run one layer in one direction: ``x (T, B, I)`` -> ``(out (T, B, O), final_state)``."""
+    """Run one layer in one direction: ``x (T, B, I)`` -> ``(out (T, B, O), final_state)``.
+
+    ``state0``: a tensor ``(B, O)`` or a state tuple (``LSTMState (h (B, O), c (B, H))``);
+    ``lengths (B,)`` and ``batch_sizes`` (``T`` ints) as the layers pass them, rows sorted
+    by length. Differentiable to any order (see the module docstring).
+    """
     w = cell.weights
     extra = w[4] if len(w) > 4 else None
     leaves = (state0,) if isinstance(state0, Tensor) else tuple(state0)
+    if lengths is None and batch_sizes is not None:
+        # the final state is the one at each sequence's last valid step, not a padded row's zeros
+        lengths = torch.tensor(batch_sizes).unsqueeze(0).gt(torch.arange(x.shape[1]).unsqueeze(1)).sum(1)
     res = FusedBPTT.apply(cell.cell, batch_sizes, lengths, x.contiguous(), w[0], w[1], w[2], w[3], extra,
                           *(s.contiguous() for s in leaves))
-    out, finals = res[0], res[1:]
-    final = finals[0] if isinstance(state0, Tensor) else type(state0)(*finals)
-    return out, final
+    finals = res[1: 1 + len(leaves)]
+    if isinstance(state0, Tensor):
+        return res[0], finals[0]
+    return res[0], type(state0)(*finals) if hasattr(state0, "_fields") else type(state0)(finals)

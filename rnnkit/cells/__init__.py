@@ -1,8 +1,8 @@
 """Recurrent cells: one file per cell, with its equations, gate order and step backward."""
 
 from rnnkit.cells.base import BoundCell, Cell
-from rnnkit.cells.elman import ElmanCell
+from rnnkit.cells.elman import ElmanCell, RNNCell
 from rnnkit.cells.gru import GRUCell
 from rnnkit.cells.lstm import LSTMCell
 
-__all__ = ["BoundCell", "Cell", "ElmanCell", "GRUCell", "LSTMCell"]
+__all__ = ["BoundCell", "Cell", "ElmanCell", "GRUCell", "LSTMCell", "RNNCell"]

@@ -14,6 +14,11 @@ A user's own cell subclasses :class:`Cell` and implements ``project``,
 backend. The built-in cells also implement ``step_with`` (the step with
 explicit weights) and name a fused kernel, which lets a layer keep its weights
 under torch.nn's names and run them on the fused BPTT backend.
+
+Standalone, every cell is called as torch.nn's cells are: ``cell(input, hx=None)``
+advances one step and returns the new state; shape mistakes raise
+:class:`rnnkit.errors.ShapeError` (a ``ValueError`` and a ``RuntimeError``) with
+torch.nn's messages.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from rnnkit.errors import ShapeError
 
 
 class Cell(nn.Module):
@@ -41,6 +48,11 @@ class Cell(nn.Module):
 
     input_size: int
     hidden_size: int
+
+    def __init__(self) -> None:
+        # nn.Module's, never a torch.nn cell's: the built-in cells also subclass torch.nn.LSTMCell
+        # and friends (for isinstance), whose __init__ would build parameters of its own layout
+        nn.Module.__init__(self)
 
     @property
     def output_size(self) -> int:
@@ -78,22 +90,55 @@ class Cell(nn.Module):
         return BoundCell(self, self.weights() if w is None else w)
 
     # -- standalone use, like torch.nn.LSTMCell ---------------------------
-    def forward(self, input: Tensor, state: Any = None) -> Any:
-        """Advance one step: ``input (B, I)`` or ``(I,)`` -> the new state (as torch.nn.*Cell)."""
-        unbatched = input.dim() == 1
+    def forward(self, input: Tensor, hx: Any = None) -> Any:
+        """Advance one step, as ``torch.nn.*Cell(input, hx)``: returns the new state.
+
+        ``input (B, I)`` or unbatched ``(I,)``; ``hx`` this cell's state for ``B``
+        sequences (``(B, O)``, or ``(h (B, O), c (B, H))`` for an LSTM; unbatched
+        without the ``B``), zeros when ``None``. Wrong ranks or sizes raise
+        :class:`~rnnkit.errors.ShapeError`, never a broadcast.
+        """
+        name = type(self).__name__
         if input.dim() not in (1, 2):
-            raise ValueError(f"{type(self).__name__}: expected input of shape (B, I) or (I,), "
-                             f"got {tuple(input.shape)}")
+            raise ShapeError(f"{name}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        if hx is not None:
+            _check_ranks(name, hx)
+        unbatched = input.dim() == 1
         if unbatched:
             input = input.unsqueeze(0)
-            if state is not None:
-                state = _map_state(state, lambda s: s.unsqueeze(0))
-        if state is None:
-            state = self.initial_state(input.shape[0], dtype=input.dtype, device=input.device)
-        _, new = self.step(self.project(input), state)
+            if hx is not None:
+                hx = _map_state(hx, lambda s: s.unsqueeze(0))
+        if input.shape[1] != self.input_size:
+            raise ShapeError(f"{name}: input has inconsistent input_size: got {input.shape[1]} "
+                             f"expected {self.input_size}")
+        if hx is None:
+            hx = self.initial_state(input.shape[0], dtype=input.dtype, device=input.device)
+        else:
+            self.check_state(hx, input.shape[0])
+        _, new = self.step(self.project(input), hx)
         if unbatched:
             new = _map_state(new, lambda s: s.squeeze(0))
         return new
+
+    def check_state(self, hx: Any, batch: int) -> None:
+        """Raise :class:`~rnnkit.errors.ShapeError` unless ``hx`` is a state for ``batch`` sequences.
+
+        Compared with :meth:`initial_state` built on the meta device (shapes only, no memory),
+        so it holds for a user's cell too; torch.nn's checks and messages, tensor by tensor.
+        """
+        name = type(self).__name__
+        want = _leaves(self.initial_state(batch, device="meta"))
+        got = _leaves(hx)
+        if len(got) != len(want):
+            raise ShapeError(f"{name}: expected a state of {len(want)} tensor(s), got {len(got)}")
+        for k, (g, w) in enumerate(zip(got, want)):
+            if g.dim() >= 1 and w.dim() >= 1 and g.shape[0] != w.shape[0]:
+                raise ShapeError(f"{name}: Input batch size {batch} doesn't match hidden{k} batch size "
+                                 f"{g.shape[0]}")
+            if g.shape != w.shape:
+                what = (f"got {g.shape[-1]}, expected {w.shape[-1]}" if g.dim() == w.dim()
+                        else f"got shape {tuple(g.shape)}, expected {tuple(w.shape)}")
+                raise ShapeError(f"{name}: hidden{k} has inconsistent hidden_size: {what}")
 
     def reset_parameters(self) -> None:
         """torch.nn's default: every weight and bias uniform in ``(-1/sqrt(H), 1/sqrt(H))``."""
@@ -102,7 +147,7 @@ class Cell(nn.Module):
             nn.init.uniform_(p, -bound, bound)
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}"
+        return f"{self.input_size}, {self.hidden_size}" + ("" if getattr(self, "bias", True) else ", bias=False")
 
 
 class BoundCell:
@@ -143,7 +188,29 @@ def _map_state(state: Any, fn: Any) -> Any:
     return map_state(state, fn)
 
 
+def _leaves(state: Any) -> list[Tensor]:
+    """The tensors of a state, in order (a tensor, an ``LSTMState``, any nesting of tuples/lists/dicts)."""
+    out: list[Tensor] = []
+    _map_state(state, lambda t: out.append(t) or t)
+    return out
+
+
+def _check_ranks(name: str, hx: Any) -> None:
+    """torch.nn's first check on ``hx``: every tensor 1-D or 2-D (its messages, ``hx[k]`` for a pair)."""
+    if isinstance(hx, Tensor):
+        if hx.dim() not in (1, 2):
+            raise ShapeError(f"{name}: Expected hidden to be 1D or 2D, got {hx.dim()}D instead")
+        return
+    for k, t in enumerate(_leaves(hx)):
+        if t.dim() not in (1, 2):
+            raise ShapeError(f"{name}: Expected hx[{k}] to be 1D or 2D, got {t.dim()}D instead")
+
+
 def make_params(cell: Cell, shapes: dict[str, tuple[int, ...]], factory: dict[str, Any]) -> None:
-    """Register ``shapes`` as parameters on ``cell`` (absent names skipped)."""
+    """Register ``shapes`` as parameters on ``cell``; absent biases as ``None`` (``cell.bias_ih is None``,
+    as torch.nn's cells have it)."""
     for name, shape in shapes.items():
         setattr(cell, name, nn.Parameter(torch.empty(shape, **factory)))
+    for name in ("bias_ih", "bias_hh"):
+        if name not in shapes and name in cell.weight_names:
+            cell.register_parameter(name, None)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
@@ -36,8 +36,13 @@ def _valid_mask(batch_sizes: list[int], like: Tensor) -> Tensor:
     return torch.arange(like.shape[1], device=like.device).unsqueeze(0) < bs.unsqueeze(1)
 
 
-class ElmanCell(Cell):
-    """Elman cell ``H_t = φ(X_t W_ih^T + b_ih + H_{t-1} W_hh^T + b_hh)``.
+class ElmanCell(Cell, nn.RNNCell):
+    """Elman cell ``H_t = φ(X_t W_ih^T + b_ih + H_{t-1} W_hh^T + b_hh)``; drop-in for ``torch.nn.RNNCell``.
+
+    ``ElmanCell(input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None)``,
+    torch.nn.RNNCell's arguments in its order; ``cell(input (B, I) or (I,), hx=None) -> h (B, H)``.
+    An instance of ``torch.nn.RNNCell`` (for ``isinstance`` checks in other people's code); its
+    parameters, forward and checks are rnnkit's (:class:`Cell`), torch's class contributes no code.
 
     Args:
         input_size: ``I``. hidden_size: ``H``. bias: use ``b_ih`` and ``b_hh``.
@@ -50,7 +55,7 @@ class ElmanCell(Cell):
     fused_kind = "elman"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None,
+                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None, *,
                  create_parameters: bool = True) -> None:
         super().__init__()
         if nonlinearity not in NONLINEARITIES:
@@ -75,12 +80,13 @@ class ElmanCell(Cell):
         return h, h
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
+        nl = f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else ""  # torch.nn's repr
+        return super().extra_repr() + nl
 
     # -- fused BPTT kernel ------------------------------------------------
     def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
                       extra: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None):
-        """``xp (T, B, H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, saved tensors."""
+        """``xp (T, B, H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, ``()``: nothing beyond ``out``."""
         (h0,) = state0
         T, B, H = xp.shape
         # both biases sit outside φ; the projection buffer is ours, so the steps run in place in it
@@ -93,12 +99,13 @@ class ElmanCell(Cell):
             act_(hs[t].addmm_(hp[t], w_t))
         if batch_sizes is not None:  # outputs past each sequence's end are zero
             out[~_valid_mask(batch_sizes, out)] = 0
-        return out, (last_valid(out, lengths),), (out, h0)
+        return out, (last_valid(out, lengths),), ()
 
-    def fused_backward(self, saved: tuple, dout: Tensor, dfinal: tuple[Tensor | None, ...],
-                       w_hh: Tensor, extra: Tensor | None, batch_sizes: list[int] | None):
+    def fused_backward(self, saved: tuple, out: Tensor, state0: tuple[Tensor, ...], dout: Tensor,
+                       dfinal: tuple[Tensor | None, ...], w_hh: Tensor, extra: Tensor | None,
+                       batch_sizes: list[int] | None):
         """-> ``dXP (T, B, H)``, ``dW_hh``, ``db_hh``, ``(dh0,)``, ``None``."""
-        out, h0 = saved
+        (h0,) = state0
         T, B, H = out.shape
         if self.nonlinearity == "tanh":
             deriv = 1 - out * out
@@ -116,3 +123,8 @@ class ElmanCell(Cell):
         flat = dpre.reshape(T * B, H)
         dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, H))
         return dpre, dw_hh, flat.sum(0), (g,), None
+
+
+class RNNCell(ElmanCell):
+    """torch.nn's name for the Elman cell: ``RNNCell(input_size, hidden_size, bias=True,
+    nonlinearity="tanh", device=None, dtype=None)``, exactly :class:`ElmanCell`."""

@@ -25,14 +25,18 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 
 
-class GRUCell(Cell):
-    """GRU cell with gates r, z, n, reset applied after the recurrent matmul.
+class GRUCell(Cell, nn.GRUCell):
+    """GRU cell with gates r, z, n, reset applied after the recurrent matmul; drop-in for ``torch.nn.GRUCell``.
+
+    ``GRUCell(input_size, hidden_size, bias=True, device=None, dtype=None)``, torch's order;
+    ``cell(input (B, I) or (I,), hx=None) -> h (B, H)``. An instance of ``torch.nn.GRUCell``
+    (for ``isinstance``); parameters, forward and checks are rnnkit's (:class:`Cell`).
 
     Args:
         input_size: ``I``. hidden_size: ``H``. bias: use ``b_ih`` and ``b_hh``.
@@ -44,7 +48,7 @@ class GRUCell(Cell):
     fused_kind = "gru"
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 device: Any = None, dtype: Any = None, create_parameters: bool = True) -> None:
+                 device: Any = None, dtype: Any = None, *, create_parameters: bool = True) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         if create_parameters:
@@ -72,7 +76,7 @@ class GRUCell(Cell):
     # -- fused BPTT kernel ------------------------------------------------
     def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
                       extra: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None):
-        """``xp (T, B, 3H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, saved tensors."""
+        """``xp (T, B, 3H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, ``(hps, rzn)`` (both ``(T, B, 3H)``)."""
         (h0,) = state0
         T, B, G = xp.shape
         H = G // 3
@@ -96,12 +100,14 @@ class GRUCell(Cell):
             rz[t].add_(h_rz[t]).sigmoid_()
             n[t].addcmul_(r[t], h_n[t]).tanh_()
             torch.lerp(n[t], hprev[t], z[t], out=hs[t])   # n + z ⊙ (H_{t-1} - n)
-        return out, (last_valid(out, lengths),), (hps, rzn, out, h0)
+        return out, (last_valid(out, lengths),), (hps, rzn)
 
-    def fused_backward(self, saved: tuple, dout: Tensor, dfinal: tuple[Tensor | None, ...],
-                       w_hh: Tensor, extra: Tensor | None, batch_sizes: list[int] | None):
+    def fused_backward(self, saved: tuple, out: Tensor, state0: tuple[Tensor, ...], dout: Tensor,
+                       dfinal: tuple[Tensor | None, ...], w_hh: Tensor, extra: Tensor | None,
+                       batch_sizes: list[int] | None):
         """-> ``dXP (T, B, 3H)``, ``dW_hh``, ``db_hh``, ``(dh0,)``, ``None``."""
-        hps, rzn, out, h0 = saved
+        hps, rzn = saved
+        (h0,) = state0
         T, B, G = rzn.shape
         H = G // 3
         padded = batch_sizes is not None

@@ -31,15 +31,21 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.state import LSTMState
 
 
-class LSTMCell(Cell):
-    """LSTM cell with gates i, f, g, o and an optional output projection.
+class LSTMCell(Cell, nn.LSTMCell):
+    """LSTM cell with gates i, f, g, o and an optional output projection; drop-in for ``torch.nn.LSTMCell``.
+
+    ``LSTMCell(input_size, hidden_size, bias=True, device=None, dtype=None, *, proj_size=0)``,
+    torch's order; ``cell(input (B, I) or (I,), hx=None) -> LSTMState(h (B, O), c (B, H))``
+    (a tuple, as torch returns). An instance of ``torch.nn.LSTMCell`` (for ``isinstance``);
+    parameters, forward and checks are rnnkit's (:class:`Cell`). ``proj_size`` is rnnkit's
+    addition (torch.nn.LSTMCell has none): with it ``weight_hh`` is ``(4H, P)``.
 
     Args:
         input_size: ``I``. hidden_size: ``H``. bias: use ``b_ih`` and ``b_hh``.
@@ -52,8 +58,8 @@ class LSTMCell(Cell):
     fused_kind = "lstm"
     weight_names = ("weight_ih", "bias_ih", "weight_hh", "bias_hh", "weight_hr")
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, proj_size: int = 0,
-                 device: Any = None, dtype: Any = None, create_parameters: bool = True) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
+                 dtype: Any = None, *, proj_size: int = 0, create_parameters: bool = True) -> None:
         super().__init__()
         if proj_size < 0:
             raise ValueError(f"proj_size must be >= 0, got {proj_size}")
@@ -95,12 +101,16 @@ class LSTMCell(Cell):
 
     def extra_repr(self) -> str:
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""
-        return f"{self.input_size}, {self.hidden_size}{proj}"
+        return super().extra_repr() + proj
 
     # -- fused BPTT kernel ------------------------------------------------
     def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
                       w_hr: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None):
-        """``xp (T, B, 4H)``, ``(h0 (B, O), c0 (B, H))`` -> ``out (T, B, O)``, ``(h_n, c_n)``, saved."""
+        """``xp (T, B, 4H)``, ``(h0 (B, O), c0 (B, H))`` -> ``out (T, B, O)``, ``(h_n, c_n)``, saved.
+
+        saved: ``gates (T, B, 4H)``, ``cs``, ``tanh(cs)`` and, with a projection, ``M (T, B, H)``
+        (without one ``M`` is ``out`` itself).
+        """
         h0, c0 = state0
         T, B, G = xp.shape
         H = G // 4
@@ -132,12 +142,15 @@ class LSTMCell(Cell):
                 torch.mm(m[t], w_rt, out=hs[t])
         gates[..., 2 * H: 3 * H].mul_(2).sub_(1)   # saved as g itself: the backward reads tanh(a)
         finals = (last_valid(out, lengths), last_valid(cs, lengths))
-        return out, finals, (gates, cs, tcs, ms, h0, c0, out)
+        return out, finals, (gates, cs, tcs) + ((ms,) if w_hr is not None else ())
 
-    def fused_backward(self, saved: tuple, dout: Tensor, dfinal: tuple[Tensor | None, ...],
-                       w_hh: Tensor, w_hr: Tensor | None, batch_sizes: list[int] | None):
+    def fused_backward(self, saved: tuple, out: Tensor, state0: tuple[Tensor, ...], dout: Tensor,
+                       dfinal: tuple[Tensor | None, ...], w_hh: Tensor, w_hr: Tensor | None,
+                       batch_sizes: list[int] | None):
         """-> ``dXP (T, B, 4H)``, ``dW_hh``, ``db_hh``, ``(dh0, dc0)``, ``dW_hr``."""
-        gates, cs, tcs, ms, h0, c0, out = saved
+        gates, cs, tcs = saved[:3]
+        ms = saved[3] if w_hr is not None else out
+        h0, c0 = state0
         T, B, G = gates.shape
         H, O = G // 4, out.shape[-1]
         padded = batch_sizes is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
@@ -9,7 +10,8 @@ import torch
 
 import rnnkit
 from rnnkit.backends import fused
-from rnnkit.cells import BoundCell, ElmanCell, GRUCell, LSTMCell
+from rnnkit.cells import BoundCell, ElmanCell, GRUCell, LSTMCell, RNNCell
+from rnnkit.errors import ShapeError
 from tests.conftest import rel_err
 
 D64 = torch.float64
@@ -141,5 +143,165 @@ def test_cell_arguments_are_checked():
         ElmanCell(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ValueError, match="proj_size"):
         LSTMCell(3, 4, proj_size=4)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match="Expected input to be 1D or 2D, got 3D"):
         GRUCell(3, 4)(torch.randn(2, 2, 3))
+
+
+# -- drop-in for torch.nn.RNNCell / LSTMCell / GRUCell ----------------------------------------
+
+TORCH_PAIRS = [("rnn-tanh", torch.nn.RNNCell), ("rnn-relu", torch.nn.RNNCell), ("lstm", torch.nn.LSTMCell),
+               ("gru", torch.nn.GRUCell)]
+
+
+def pair(kind: str, bias: bool = True, I: int = 3, H: int = 4):
+    """An rnnkit cell built with torch's positional arguments, and torch.nn's with the same weights."""
+    torch.manual_seed(0)
+    if kind.startswith("rnn"):
+        nl = kind.split("-")[1]
+        ours, ref = RNNCell(I, H, bias, nl, None, D64), torch.nn.RNNCell(I, H, bias, nl, None, D64)
+    elif kind == "lstm":
+        ours, ref = LSTMCell(I, H, bias, None, D64), torch.nn.LSTMCell(I, H, bias, None, D64)
+    else:
+        ours, ref = GRUCell(I, H, bias, None, D64), torch.nn.GRUCell(I, H, bias, None, D64)
+    ref.load_state_dict(ours.state_dict())
+    return ours, ref
+
+
+def flat(state) -> tuple[torch.Tensor, ...]:
+    return (state,) if isinstance(state, torch.Tensor) else tuple(state)
+
+
+def close(a, b) -> bool:
+    return all(p.shape == q.shape and rel_err(p, q) <= 1e-6 for p, q in zip(flat(a), flat(b), strict=True))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("kind,torch_cls", TORCH_PAIRS)
+def test_hx_keyword_as_torch(kind, torch_cls, bias):
+    ours, ref = pair(kind, bias)
+    x = torch.randn(5, 3, dtype=D64)
+    h1, r1 = ours(x), ref(x)
+    assert close(h1, r1)
+    assert close(ours(x, hx=h1), ref(x, hx=r1))
+    assert close(ours(input=x, hx=h1), ref(input=x, hx=r1))
+    assert close(ours(x, hx=None), ref(x, hx=None))
+    # a plain (h, c) tuple or list is accepted for the LSTM, and a tuple comes back as torch's does
+    if kind == "lstm":
+        assert close(ours(x, list(r1)), ref(x, r1))
+        assert isinstance(h1, tuple) and len(h1) == 2
+
+
+@pytest.mark.parametrize("kind,torch_cls", TORCH_PAIRS)
+def test_unbatched_input_with_1d_hx_as_torch(kind, torch_cls):
+    ours, ref = pair(kind)
+    x = torch.randn(3, dtype=D64)
+    hx = tuple(torch.randn(4, dtype=D64) for _ in range(2)) if kind == "lstm" else torch.randn(4, dtype=D64)
+    a, b = ours(x, hx), ref(x, hx)
+    assert close(a, b) and all(t.shape == (4,) for t in flat(a))
+    assert close(ours(x), ref(x))
+
+
+def test_rnncell_is_torch_compatible_and_elman_keeps_working():
+    assert rnnkit.RNNCell is RNNCell and issubclass(RNNCell, ElmanCell)
+    c = rnnkit.RNNCell(3, 4, False, "relu", "cpu", D64)
+    assert (c.input_size, c.hidden_size, c.bias, c.nonlinearity) == (3, 4, False, "relu")
+    assert c.weight_ih.dtype == D64 and c.bias_ih is None and c.bias_hh is None
+    assert repr(c) == repr(torch.nn.RNNCell(3, 4, False, "relu")) == "RNNCell(3, 4, bias=False, nonlinearity=relu)"
+    e = ElmanCell(3, 4, True, "relu")
+    assert e.nonlinearity == "relu" and e.fused_kind == "elman"
+    layer = rnnkit.Recurrent(c, backend="fused")  # still a built-in cell with a fused kernel
+    layer(torch.randn(2, 1, 3, dtype=D64))
+    assert layer.backend_used == "fused"
+
+
+def test_positional_arguments_in_torch_order():
+    lstm = rnnkit.LSTMCell(8, 16, True, "cpu")
+    assert (lstm.input_size, lstm.hidden_size, lstm.bias, lstm.proj_size) == (8, 16, True, 0)
+    assert lstm.weight_ih.device.type == "cpu"
+    lstm = rnnkit.LSTMCell(8, 16, False, None, D64, proj_size=4)
+    assert lstm.weight_hh.shape == (64, 4) and lstm.weight_hr.dtype == D64 and lstm.bias_ih is None
+    gru = rnnkit.GRUCell(8, 16, False, "cpu", D64)
+    assert gru.weight_hh.dtype == D64 and gru.bias_hh is None
+    for cls, args in ((LSTMCell, (8, 16)), (GRUCell, (8, 16)), (ElmanCell, (8, 16))):
+        with pytest.raises(TypeError):  # create_parameters is keyword-only, as proj_size is
+            cls(*args, True, None, None, False) if cls is not ElmanCell else cls(*args, True, "tanh", None, None, False)
+    # proj_size is keyword-only: the 4th and 5th positions are torch's device and dtype
+    params = inspect.signature(LSTMCell).parameters
+    assert list(params)[:5] == ["input_size", "hidden_size", "bias", "device", "dtype"]
+    assert params["proj_size"].kind is inspect.Parameter.KEYWORD_ONLY
+    for cls, ref in ((LSTMCell, torch.nn.LSTMCell), (GRUCell, torch.nn.GRUCell), (RNNCell, torch.nn.RNNCell)):
+        ours_pos = [n for n, q in inspect.signature(cls).parameters.items() if q.kind is q.POSITIONAL_OR_KEYWORD]
+        assert ours_pos == list(inspect.signature(ref).parameters)
+    # torch.nn's own keywords, and meta tensors as torch.nn's module tests build them
+    for ours, ref in ((RNNCell(3, 4, device="meta"), torch.nn.RNNCell(3, 4, device="meta")),
+                      (LSTMCell(3, 4, device="meta"), torch.nn.LSTMCell(3, 4, device="meta")),
+                      (GRUCell(3, 4, device="meta"), torch.nn.GRUCell(3, 4, device="meta"))):
+        assert {n: p.shape for n, p in ours.named_parameters()} == {n: p.shape for n, p in ref.named_parameters()}
+        assert all(p.is_meta for p in ours.parameters())
+
+
+@pytest.mark.parametrize("kind,torch_cls", TORCH_PAIRS)
+def test_cells_are_instances_of_torch_cells(kind, torch_cls):
+    ours, _ = pair(kind)
+    assert isinstance(ours, torch_cls) and isinstance(ours, torch.nn.RNNCellBase)
+    assert isinstance(ours, rnnkit.Cell)
+    # rnnkit's contract wins: its forward, reset and repr, and the fused kernel
+    assert type(ours).forward is rnnkit.Cell.forward
+    assert ours.fused_kind is not None and hasattr(ours, "fused_forward")
+    # torch.nn's init (uniform in ±1/sqrt(H)) and a state dict that moves both ways
+    big = type(ours)(5, 100)
+    assert all(float(p.detach().abs().max()) <= 0.1 for p in big.parameters())
+    back = torch_cls(3, 4, dtype=D64)
+    back.load_state_dict(ours.state_dict())
+    ours.load_state_dict(back.state_dict())
+
+
+# torch.nn's messages for each mistake (test_modules' module_error_inputs for the three cells)
+SHAPE_ERRORS = [
+    ("input size", (3, 11), (3, 4), "input has inconsistent input_size: got 11 expected 3"),
+    ("hidden size", (3, 3), (3, 5), "hidden0 has inconsistent hidden_size: got 5, expected 4"),
+    ("batch", (3, 3), (5, 4), "Input batch size 3 doesn't match hidden0 batch size 5"),
+    ("batch 1 does not broadcast", (3, 3), (1, 4), "Input batch size 3 doesn't match hidden0 batch size 1"),
+    ("hidden size 1 does not broadcast", (3, 3), (3, 1), "hidden0 has inconsistent hidden_size: got 1, expected 4"),
+    ("hx rank", (3, 3), (3, 1, 1, 4), "Expected (hidden|hx\\[0\\]) to be 1D or 2D, got 4D instead"),
+    ("input rank", (2, 3, 3), (3, 4), "Expected input to be 1D or 2D, got 3D instead"),
+    ("unbatched input, batched hx", (3,), (2, 4), "hidden0 has inconsistent hidden_size"),
+    ("batched input, unbatched hx", (2, 3), (4,), "Input batch size 2 doesn't match hidden0 batch size 4"),
+]
+
+
+@pytest.mark.parametrize("what,x_shape,h_shape,message", SHAPE_ERRORS, ids=[e[0] for e in SHAPE_ERRORS])
+@pytest.mark.parametrize("kind,torch_cls", TORCH_PAIRS)
+def test_shape_errors_are_runtime_and_value_errors_like_torch(kind, torch_cls, what, x_shape, h_shape, message):
+    ours, ref = pair(kind)
+    x = torch.randn(*x_shape, dtype=D64)
+    h = torch.randn(*h_shape, dtype=D64)
+    good = torch.randn(*h_shape[:-1], 4, dtype=D64) if len(h_shape) <= 2 else torch.randn(3, 4, dtype=D64)
+    hx = (h, good) if kind == "lstm" else h
+    with pytest.raises(RuntimeError) if what not in ("hx rank", "input rank") else pytest.raises(ValueError):
+        ref(x, hx)  # torch.nn raises for the same call (the type its own tests expect)
+    with pytest.raises(ShapeError, match=message) as err:
+        ours(x, hx)
+    assert isinstance(err.value, RuntimeError) and isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize("proj", [0, 2])
+def test_lstm_cell_state_checks_each_tensor(proj):
+    cell = LSTMCell(3, 4, proj_size=proj)
+    O = proj or 4
+    x = torch.randn(3, 3)
+    h, c = torch.randn(3, O), torch.randn(3, 4)
+    assert cell(x, (h, c)).h.shape == (3, O)
+    with pytest.raises(ShapeError, match="hidden1 has inconsistent hidden_size: got 5, expected 4"):
+        cell(x, (h, torch.randn(3, 5)))
+    with pytest.raises(ShapeError, match="hidden1 batch size 2"):
+        cell(x, (h, torch.randn(2, 4)))
+    with pytest.raises(ShapeError, match="expected a state of 2 tensor"):
+        cell(x, h)
+
+
+def test_zero_hidden_size_as_torch():
+    x = torch.randn(3, 10)
+    for cell in (RNNCell(10, 0, nonlinearity="relu"), GRUCell(10, 0), LSTMCell(10, 0)):
+        hx = (torch.randn(3, 0),) * 2 if isinstance(cell, LSTMCell) else torch.randn(3, 0)
+        assert all(t.shape == (3, 0) for t in flat(cell(x, hx)))
