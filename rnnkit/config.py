@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -133,6 +134,11 @@ def build(cls: type, values: dict[str, Any], source: str, section: str | None = 
             value = float(value)
         if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
             raise RnnkitError(f"{source}: {key} must be {tp.__name__}, got {value!r}")
+        # nan slips through every "must be > 0" check (all comparisons are false); torch takes 64-bit ints only
+        if tp is float and not math.isfinite(value):
+            raise RnnkitError(f"{source}: {key} must be a finite number, got {value}")
+        if tp is int and not -(2**63) <= value < 2**63:
+            raise RnnkitError(f"{source}: {key} {value} is out of range (at most 19 digits)")
         choices = names[key].metadata.get("choices")
         if choices and value not in choices:
             raise RnnkitError(f"{source}: {key} must be one of {', '.join(choices)}, got {value!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 from torch import Tensor
@@ -20,8 +21,8 @@ class SampleConfig:
     greedy: bool = field(False, "always take the most likely token (ignores temperature, top-k, top-p)")
 
     def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
+        if not (0 < self.temperature < math.inf):  # written so that nan fails too
+            raise ValueError(f"temperature must be a finite number > 0, got {self.temperature}")
         if self.top_k < 0:
             raise ValueError(f"top_k must be >= 0, got {self.top_k}")
         if not 0 < self.top_p <= 1:

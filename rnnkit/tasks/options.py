@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,11 @@ def resolve_configs(args: Any, task: str, sections: dict[str, type]) -> tuple[Pa
         flags = cfgmod.given_flags(args, cls)
         if saved is not None:
             # fields without a flag (vocab_size, ...) are set again by the task from its data
-            base = {k: v for k, v in saved.get(name, {}).items() if k in _user_fields(cls)}
+            section = saved.get(name, {})
+            if not isinstance(section, dict):  # a hand-edited or damaged config.json
+                raise RnnkitError(f"{run_dir}/config.json: [{name}] must be an object of options, got "
+                                  f"{json.dumps(section)[:60]}; fix the file or start a new run with another --out")
+            base = {k: v for k, v in section.items() if k in _user_fields(cls)}
             changed = {k: v for k, v in flags.items() if base.get(k) != v}
             if changed:
                 print(f"note: resuming with changed {name} options {changed}; the result may differ from an "

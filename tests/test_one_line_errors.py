@@ -1,0 +1,76 @@
+"""Inputs that used to end in a traceback, or were silently ignored: each is one `rnnkit: error:` line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.cli import main
+from rnnkit.tasks.demo import corpus_text
+from rnnkit.training import checkpoint
+
+TINY_LM = ["--hidden-size", "8", "--embed-size", "8", "--num-layers", "1", "--batch-size", "2", "--bptt", "8",
+           "--no-progress", "--max-steps", "2", "--eval-every", "2", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def error_of(capsys, argv: list[str]) -> str:
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnnkit: error: ") and err.count("\n") == 1, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("lm")
+    (d / "train.txt").write_text(corpus_text()[:3000], encoding="utf-8")
+    assert main(["train", "lm", "--data", str(d / "train.txt"), "--out", str(d / "run"), *TINY_LM]) == 0
+    return d
+
+
+@pytest.mark.parametrize(("flag", "value", "match"), [
+    ("--init-range", "nan", "init_range must be a finite number"),
+    ("--lr", "inf", "lr must be a finite number"),
+    ("--seed", "99999999999999999999", "seed 99999999999999999999 is out of range"),
+])
+def test_non_finite_and_huge_numbers_in_train_flags(lm_run: Path, tmp_path: Path, capsys, flag, value, match):
+    err = error_of(capsys, ["train", "lm", "--data", str(lm_run / "train.txt"), "--out", str(tmp_path / "r"),
+                            *TINY_LM, flag, value])
+    assert match in err, err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("flags", "match"), [
+    (["--temperature", "nan"], "--temperature must be a finite number > 0"),
+    (["--temperature", "inf"], "--temperature must be a finite number > 0"),
+    (["--top-p", "nan"], "--top-p must be in"),
+    (["--seed", "99999999999999999999"], "--seed must be in 0 .. 2**63 - 1"),
+])
+def test_sample_options(lm_run: Path, capsys, flags, match):
+    assert match in error_of(capsys, ["sample", str(lm_run / "run"), "--length", "5", *flags])
+
+
+@pytest.mark.parametrize(("config", "match"), [
+    ([], "is corrupt (a JSON list, not an object"),
+    ({"task": "adding", "model": "lstm"}, "[model] must be an object of options"),
+    ({"task": "adding", "train": None}, "[train] must be an object of options"),
+    ({"task": "adding", "train": {"lr": None}}, "lr must be float, got None"),
+])
+def test_a_damaged_config_json_on_resume(tmp_path: Path, capsys, config, match):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(config))
+    checkpoint.save_atomic(checkpoint.make("adding", {}, model={}), run / "last.pt")
+    assert match in error_of(capsys, ["train", "adding", "--out", str(run), "--resume"])
