@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnkit.errors import CheckpointError
+from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.training import checkpoint
 
 
@@ -70,3 +70,36 @@ def test_foreign_newer_other_task_missing(tmp_path: Path):
     torch.save(torch.nn.Linear(2, 2), pickled)
     with pytest.raises(CheckpointError, match="module.pt holds pickled Python objects"):
         checkpoint.load(pickled)
+
+
+@pytest.mark.parametrize("error", [RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0"),
+                                   OSError(28, "No space left on device")])
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, monkeypatch, error):
+    path = tmp_path / "last.pt"
+    checkpoint.save_atomic(checkpoint.make("lm", {}, step=1), path)
+
+    def full(obj, f):
+        f.write(b"part")
+        raise error
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(RnnkitError, match=f"could not write (checkpoint )?{path}") as e:
+        checkpoint.save_atomic(checkpoint.make("lm", {}, step=2), path)
+    assert "\n" not in str(e.value)
+    monkeypatch.undo()
+    assert checkpoint.load(path)["step"] == 1 and [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_checksum_covers_weights_and_config(tmp_path: Path):
+    weights = {"w": torch.ones(3), "b": torch.zeros(2, dtype=torch.bfloat16)}
+    ckpt = checkpoint.make("lm", {"model": {"h": 2}}, model=weights)
+    path = tmp_path / "c.pt"
+    checkpoint.save_atomic(ckpt, path)
+    loaded = checkpoint.load(path)
+    assert loaded["checksum"] == checkpoint.checksum(ckpt)
+    assert checkpoint.checksum({**ckpt, "config": {"model": {"h": 3}}}) != loaded["checksum"]
+    assert checkpoint.checksum({**ckpt, "model": {**ckpt["model"], "w": torch.tensor([1.0, 1.0, 1.0 + 1e-7])}}) \
+        != loaded["checksum"]
+    torch.save({**loaded, "config": {"model": {"h": 3}}}, path)  # a config edited inside the file
+    with pytest.raises(CheckpointError, match="is corrupt: its weights or config do not match"):
+        checkpoint.load(path)
