@@ -19,7 +19,8 @@ def test_wrong_rank(lstm):
 
 
 def test_wrong_feature_size(lstm):
-    with pytest.raises(ValueError, match=r"input_size. Expected 4, got 7 \(input of shape \(3, 2, 7\), laid out \(T, B, I\)\)"):
+    msg = r"input_size. Expected 4, got 7 \(input of shape \(3, 2, 7\), laid out \(T, B, I\)\)"
+    with pytest.raises(ValueError, match=msg):
         lstm(torch.randn(3, 2, 7))
 
 
