@@ -203,3 +203,9 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.out(self.drop(self.features(x, lengths)))
+
+    def forward_unchecked(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """:meth:`forward` in eval mode without the input checks (they read tensor values in Python, which a
+        trace would freeze): token ids ``(B, T)`` or features ``(B, T, I)``, ``lengths (B,)`` on their device.
+        What an exported graph of the whole classifier should run."""
+        return self.out(self.pooled(self.embed(x) if self.embed is not None else x, lengths))
