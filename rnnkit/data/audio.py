@@ -83,8 +83,10 @@ def read_wav(source: str | Path | bytes, name: str = "", sample_rate: int | None
             raw = w.readframes(n)
     except FileNotFoundError:
         raise RnnkitError(f"{name}: no such file") from None
-    except (wave.Error, EOFError) as e:
-        raise RnnkitError(f"{name}: not a PCM WAV file ({e})") from None
+    except (wave.Error, EOFError) as e:  # EOFError comes without a message
+        empty = len(source) == 0 if isinstance(source, bytes) else Path(source).stat().st_size == 0
+        why = str(e) or ("the file is empty" if empty else "its header is cut short")
+        raise RnnkitError(f"{name}: not a PCM WAV file ({why})") from None
     if sample_rate is not None and rate != sample_rate:
         raise RnnkitError(f"{name}: sample rate {rate} Hz, expected {sample_rate} Hz; resample it first (e.g. "
                           f"sox in.wav -r {sample_rate} out.wav) or train with --sample-rate {rate}")

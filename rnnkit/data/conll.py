@@ -47,11 +47,18 @@ def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
     with open(p, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
     try:
-        with (gzip.open(p, "rt", encoding="utf-8") if gz else open(p, encoding="utf-8")) as f:
-            for n, line in enumerate(f, 1):
+        # bytes decoded line by line: a decoding error then names its line and column (a text stream's
+        # offset is into whichever chunk it was reading)
+        with gzip.open(p, "rb") if gz else open(p, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise RnnkitError(f"{p}:{n}: not UTF-8 text ({e.reason}: byte {raw[e.start]:#04x} at column "
+                                      f"{e.start + 1})") from None
+                if n == 1 and line.startswith("\ufeff"):  # a byte order mark is not part of the first token
+                    line = line[1:]
                 yield n, line.rstrip("\r\n")
-    except UnicodeDecodeError as e:
-        raise RnnkitError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except (OSError, EOFError) as e:  # a truncated or corrupt gzip file
         raise RnnkitError(f"{p}: cannot be read ({e})") from None
 

@@ -44,7 +44,7 @@ def read_lines(path: str | Path) -> list[str]:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise RnnkitError(f"{p}:{line}: not UTF-8 (byte {raw[e.start]:#x}); convert the file to UTF-8") from None
-    return text.splitlines()
+    return text.removeprefix("\ufeff").splitlines()  # a BOM is not part of the first sentence
 
 
 def read_pairs(path: str | Path, limit: int = 0) -> tuple[list[str], list[str]]:

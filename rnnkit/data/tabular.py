@@ -45,6 +45,8 @@ def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
                                   f"{e.start + 1}); pass --encoding, e.g. latin-1") from None
             except LookupError:
                 raise RnnkitError(f"unknown text encoding {encoding!r}") from None
+            if no == 1 and line.startswith("\ufeff"):  # a byte order mark is not part of the first field
+                line = line[1:]
             yield no, line.rstrip("\r\n")
 
 
@@ -59,6 +61,20 @@ def _column(spec: str, header: list[str] | None, what: str, path: Path) -> int:
     if spec not in names:
         raise RnnkitError(f"{path}:1: no {what} column {spec!r} in the header; columns: {', '.join(names)}")
     return names.index(spec)
+
+
+def _check_closed_quotes(path: Path, numbered: list[tuple[int, str]], start: int, end: int) -> None:
+    """The csv module reads an unterminated quote as a field that runs to the end of the file (and then
+    the file has "too few examples"): name the line where that quote opened instead."""
+    if start >= end:
+        return
+    try:
+        for _ in csv.reader((line for _, line in numbered[start - 1:]), strict=True):
+            pass
+    except csv.Error as e:
+        if "unexpected end of data" in str(e):
+            raise RnnkitError(f"{path}:{start}: a quote opened on this line is never closed, so lines {start}-{end} "
+                              f"would be one field; close it, or double a quote inside a field (\"\")") from None
 
 
 def read_delimited(path: str | Path, fmt: str = "tsv", label_column: str = "0", text_column: str = "1",
@@ -81,6 +97,8 @@ def read_delimited(path: str | Path, fmt: str = "tsv", label_column: str = "0", 
             rows.append((reader.line_num, row))  # the line where the row ends
     except csv.Error as e:
         raise RnnkitError(f"{path}:{reader.line_num}: malformed {fmt.upper()} ({e})") from None
+    if fmt == "csv" and rows:
+        _check_closed_quotes(path, numbered, rows[-2][0] + 1 if len(rows) > 1 else 1, rows[-1][0])
     rows = [(no, r) for no, r in rows if r and any(f.strip() for f in r)]
     if not rows:
         raise RnnkitError(f"{path}: no examples (the file is empty)")

@@ -88,6 +88,8 @@ def _values(text: str, where: str, channel: int) -> list[float]:
             out.append(float(v))
         except ValueError:
             raise RnnkitError(f"{where}: channel {channel}, value {i + 1}: expected a number, got {v!r}") from None
+        if math.isinf(out[-1]):  # as the CSV readers do: an infinite value would poison the standardisation
+            raise RnnkitError(f"{where}: channel {channel}, value {i + 1}: {v!r} is not a finite number")
     return out
 
 
@@ -105,7 +107,7 @@ def read_ts(path: str | Path, nan: str = "fill") -> TSData:
     filled = trimmed = 0
     in_data = False
     dims: int | None = None
-    with path.open(encoding="utf-8", errors="strict") as f:
+    with path.open(encoding="utf-8-sig", errors="strict") as f:  # -sig: a BOM is not part of the header
         try:
             lines = list(enumerate(f, 1))
         except UnicodeDecodeError as e:
@@ -118,8 +120,13 @@ def read_ts(path: str | Path, nan: str = "fill") -> TSData:
         if not in_data:
             if not line.startswith("@"):
                 raise RnnkitError(f"{at}: expected a '@' header line or '@data' before the cases, got {line[:40]!r}")
+            if not line[1:].split():
+                raise RnnkitError(f"{at}: a '@' line without a header name (such as @classLabel or @data)")
             key, *rest = line[1:].split()
             key = key.lower()
+            if key in ("classlabel", "timestamps", "univariate", "equallength", "missing", "dimensions") and not rest:
+                raise RnnkitError(f"{at}: @{line[1:].split()[0]} without a value (true or false; a number for "
+                                  f"@dimensions)")
             if key == "data":
                 in_data = True
                 if header.get("timestamps", ["false"])[0].lower() == "true":

@@ -78,7 +78,7 @@ def test_missing_and_non_utf8_files(tmp_path):
     with pytest.raises(RnnkitError, match="no such file"):
         conll.read_conll(tmp_path / "none.conll")
     (tmp_path / "latin.conll").write_bytes("caf\xe9 NN O\n".encode("latin-1"))
-    with pytest.raises(RnnkitError, match="latin.conll: not UTF-8"):
+    with pytest.raises(RnnkitError, match="latin.conll:1: not UTF-8"):
         conll.read_conll(tmp_path / "latin.conll")
 
 
