@@ -68,3 +68,12 @@ def test_japanese_vowels(data_dir: Path):
     assert ts.classes == [str(i) for i in range(1, 10)] and ts.labels.count("1") == 30
     assert ts.filled == 0 and not any(bool(torch.isnan(x).any()) for x in ts.series)
     assert math.isclose(float(ts.series[0][0, 0]), 1.860936, rel_tol=1e-6)
+
+
+def test_percent_comments_before_the_header(tmp_path: Path):
+    """Some archive files (sktime's UnitTest) open with '%' comment lines."""
+    p = tmp_path / "pc.ts"
+    p.write_text("%# a cut-down ChinaTown\n%\n@problemName X\n@univariate true\n@classLabel true 1 2\n@data\n"
+                 "1.0,2.0:1\n3.0,4.0:2\n", encoding="utf-8")
+    ts = read_ts(p)
+    assert ts.labels == ["1", "2"] and ts.series[1][:, 0].tolist() == [3.0, 4.0]
