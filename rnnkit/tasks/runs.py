@@ -262,6 +262,8 @@ def load_checkpoint(run: str | Path, task: str | None = None,
             continue
         return path, ckpt
     assert first is not None
+    if len(found) > 1:  # every one of them failed: the first error says what, this says there is no other
+        raise CheckpointError(f"{first} ({', '.join(str(f) for f in found[1:])} can't be read either)")
     raise first
 
 

@@ -141,3 +141,33 @@ def test_checkpoints_without_a_checksum_still_load(tmp_path: Path):
     old = tmp_path / "old.pt"
     torch.save(checkpoint.make("lm", {}, model={"w": torch.ones(2)}), old)
     assert torch.equal(checkpoint.load(old)["model"]["w"], torch.ones(2))
+
+
+def _flip_weights(path: Path, name: str) -> None:
+    """40 bytes of the tensor ``name`` set to 0xFF inside the file, as a bad disk or copy would."""
+    w = checkpoint.load(path)["model"][name]
+    data = bytearray(path.read_bytes())
+    at = data.find(w.contiguous().numpy().tobytes()[:40])
+    assert at > 0
+    data[at:at + 40] = b"\xff" * 40
+    path.write_bytes(bytes(data))
+
+
+def test_commands_fall_back_from_a_corrupt_best_pt(tmp_path: Path, capsys):
+    from rnnkit.cli import main
+
+    run = tmp_path / "add"
+    assert main(["train", "adding", "--lag", "5", "--out", str(run), "--hidden-size", "4", "--max-steps", "4",
+                 "--eval-every", "2", "--valid-size", "8", "--test-size", "8", "--no-progress"]) == 0
+    name = next(k for k in checkpoint.load(run / "best.pt")["model"] if "weight_hh" in k)
+    _flip_weights(run / "best.pt", name)
+    capsys.readouterr()
+    assert main(["gradflow", str(run), "--out", str(tmp_path / "g.png")]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: checkpoint {run / 'best.pt'} is corrupt" in err and f"using {run / 'last.pt'}" in err
+    _flip_weights(run / "last.pt", name)
+    assert main(["gradflow", str(run), "--out", str(tmp_path / "g.png")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (f"rnnkit: error: checkpoint {run / 'best.pt'} is corrupt: its weights or config do not "
+                       f"match the checksum stored with them; use the run's other checkpoint or retrain "
+                       f"({run / 'last.pt'} can't be read either)")
