@@ -198,7 +198,7 @@ class RecurrentBase(nn.Module):
     def _run(self, x: Tensor, state: Any, lengths: Tensor | None,
              batch_sizes: list[int] | None) -> tuple[Tensor, Any]:
         backend = self._backend_for(x)
-        self.backend_used = backend
+        self.__dict__["backend_used"] = backend  # a plain attribute: skip Module.__setattr__'s lookups
         if backend == "native":
             try:
                 return self.native_call(x, state, lengths, batch_sizes)

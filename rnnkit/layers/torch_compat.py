@@ -47,15 +47,16 @@ def torch_path_required(x: Any, hx: Any = None, weight: Tensor | None = None) ->
     ``autograd.Function`` would be recorded as constants or fail); a batch of zero
     sequences is left to torch.nn, which returns empty outputs.
     """
-    if (torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()
-            or torch.onnx.is_in_onnx_export() or torch._C._are_functorch_transforms_active()):
+    # cheapest first: this runs on every call (the legacy ONNX exporter traces: is_tracing)
+    if (torch._C._are_functorch_transforms_active() or torch.compiler.is_compiling() or torch.jit.is_tracing()
+            or torch.jit.is_scripting()):
         return True
     data = x.data if isinstance(x, PackedSequence) else x
     if not isinstance(data, Tensor):
         return False
     if type(data) is not Tensor:
         return True  # FakeTensor, functional or other subclass tensors
-    if data.device.type == "meta" and (weight is None or weight.device.type == "meta"):
+    if data.is_meta and (weight is None or weight.is_meta):
         return True  # shape propagation on the meta device (a meta input to CPU weights is an error)
     if hx is not None:
         leaves = [hx] if isinstance(hx, Tensor) else [h for h in hx if isinstance(h, Tensor)]
@@ -123,9 +124,11 @@ class _TorchLayer(RecurrentBase):
         return True
 
     def _weight(self, name: str) -> Tensor | None:
-        # through getattr, not _parameters: weight_norm hooks and parametrizations replace
-        # the parameter by a computed tensor of the same name
-        return getattr(self, name, None)
+        # the registered parameter (or the tensor torch.func.functional_call put in its place);
+        # failing that, the attribute: weight_norm hooks and parametrizations remove the
+        # parameter and compute a tensor of the same name
+        w = self._parameters.get(name)
+        return w if w is not None else getattr(self, name, None)
 
     def cell_at(self, layer: int, direction: int) -> BoundCell:
         cell = self._defs[min(layer, 1)]
