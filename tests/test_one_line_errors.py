@@ -74,3 +74,10 @@ def test_a_damaged_config_json_on_resume(tmp_path: Path, capsys, config, match):
     (run / "config.json").write_text(json.dumps(config))
     checkpoint.save_atomic(checkpoint.make("adding", {}, model={}), run / "last.pt")
     assert match in error_of(capsys, ["train", "adding", "--out", str(run), "--resume"])
+
+
+def test_sample_threads(lm_run: Path, capsys):
+    assert "--threads must be >= 0" in error_of(capsys, ["sample", str(lm_run / "run"), "--threads", "-1"])
+    torch.set_num_threads(2)
+    assert main(["sample", str(lm_run / "run"), "--length", "5", "--seed", "1"]) == 0
+    assert torch.get_num_threads() == 1  # the default: one token at a time is fastest on one thread
