@@ -89,7 +89,7 @@ def metadata(loaded: LoadedModel) -> dict[str, Any]:
 
     m = loaded.model
     if loaded.task == "classify":
-        return {"classes": loaded.run.classes, "inputs": "token ids" if m.embed is not None else "features"}
+        return {"classes": loaded.run.classes, "input_kind": "token ids" if m.embed is not None else "features"}
     if loaded.task == "tag":
         crf = None
         if m.crf is not None:

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnnkit.export.pt2 import dynamic_shapes
+from rnnkit.export.pt2 import check_dynamic, dynamic_shapes
 from rnnkit.export.wrappers import Graph
 
 EXPORTERS = ("legacy", "dynamo")
@@ -56,6 +56,9 @@ def write(graph: Graph, example: tuple[Tensor, ...], path: Path, meta: dict[str,
                                         dynamic_shapes=dynamic_shapes(graph, example), verbose=False)
             program.save(str(path))
     model = onnx.load(str(path))
+    if exporter == "dynamo":
+        check_dynamic(graph, [tuple(d.dim_value if d.HasField("dim_value") else d.dim_param
+                                    for d in i.type.tensor_type.shape.dim) for i in model.graph.input])
     got = [i.name for i in model.graph.input]
     if got != graph.inputs:  # an exporter drops an input the graph never reads: a caller would miss it
         raise RuntimeError(f"ONNX export of {graph.name}: inputs {got}, expected {graph.inputs}")

@@ -65,10 +65,7 @@ class ClassifierGraph(nn.Module):
 
     def forward(self, *inputs: Tensor) -> Tensor:
         x, lengths = inputs
-        m = self.model
-        e = m.embed(x) if m.embed is not None else (x - m.feature_mean) / m.feature_std
-        h, _ = m.rnn(e, lengths) if m.config.bidirectional else m.rnn(e)
-        return m.out(m.pool(h, lengths))
+        return self.model.forward_unchecked(x, lengths)
 
 
 class WholeGraph(nn.Module):

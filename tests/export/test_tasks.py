@@ -62,3 +62,36 @@ def test_forecast(forecast_run, tmp_path, fmt):
     res = export_run(forecast_run, fmt, tmp_path / f"m.{fmt}")
     _check(res, "forecast", {"model"})
     assert set(res.report.diffs) == {"model.mu", "model.sigma"}
+
+
+def test_series_classifier_and_softmax_tagger(tmp_path):
+    """Feature inputs (normalised inside the graph) through the conv front end with downsampling (lengths shrink
+    inside the graph), a unidirectional GRU read at its last step; a POS tagger without CRF or character features."""
+    from rnnkit.cli import main
+    from tests.export.conftest import _data, _sentences
+
+    jv = _data("ucr-uea", "JapaneseVowels", "JapaneseVowels_TRAIN.ts")
+    src = jv.read_text(encoding="utf-8").splitlines(keepends=True)
+    data_at = next(i for i, line in enumerate(src) if line.strip().lower() == "@data")
+    small = tmp_path / "small.ts"  # the header and the first 4 recordings of every speaker (30 each, in order)
+    small.write_text("".join(src[: data_at + 1] + [src[data_at + 1 + 30 * k + j] for k in range(9)
+                                                   for j in range(4)]), encoding="utf-8")
+    run = tmp_path / "jv"
+    assert main(["train", "classify", "--data", str(small), "--format", "ts", "--valid-fraction", "0.25", "--cell",
+                 "gru", "--no-bidirectional", "--pooling", "last", "--frontend", "conv", "--downsample", "2",
+                 "--hidden-size", "8", "--epochs", "1", "--no-progress", "--threads", "1", "--out", str(run)]) == 0
+    res = export_run(run, "onnx", tmp_path / "jv.onnx", data=str(small))
+    _check(res, "classify", {"model"})
+    assert res.report.same["labels"] == (36, 36)
+    assert ExportedGraph(res.paths["model"]).meta["input_kind"] == "features"
+
+    ud = _data("ud-english-ewt", "en_ewt-ud-train.conllu.gz")
+    train = _sentences(ud, tmp_path / "train.conllu.gz", 60)
+    run = tmp_path / "pos"
+    assert main(["train", "tag", "--data", str(train), "--valid", str(train), "--format", "conllu", "--no-crf",
+                 "--no-char-features", "--casing-size", "0", "--cell", "rnn", "--hidden-size", "8",
+                 "--word-embed-size", "8", "--epochs", "1", "--no-progress", "--threads", "1", "--out", str(run)]) == 0
+    res = export_run(run, "onnx", tmp_path / "pos.onnx")
+    _check(res, "tag", {"model"})
+    graph = ExportedGraph(res.paths["model"])
+    assert graph.inputs == ["words", "lengths"] and graph.meta["crf"] is None and res.report.same["tags"] == (60, 60)
