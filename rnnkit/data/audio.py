@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import struct
 import tarfile
 import wave
 from collections.abc import Iterator
@@ -83,7 +84,8 @@ def read_wav(source: str | Path | bytes, name: str = "", sample_rate: int | None
             raw = w.readframes(n)
     except FileNotFoundError:
         raise RnnkitError(f"{name}: no such file") from None
-    except (wave.Error, EOFError) as e:  # EOFError comes without a message
+    except (wave.Error, EOFError, RuntimeError, ValueError, OverflowError, struct.error) as e:
+        # a damaged header makes the wave module fail in many ways, EOFError and RuntimeError without a message
         empty = len(source) == 0 if isinstance(source, bytes) else Path(source).stat().st_size == 0
         why = str(e) or ("the file is empty" if empty else "its header is cut short")
         raise RnnkitError(f"{name}: not a PCM WAV file ({why})") from None
@@ -93,6 +95,8 @@ def read_wav(source: str | Path | bytes, name: str = "", sample_rate: int | None
     if channels is not None and ch != channels:
         raise RnnkitError(f"{name}: {ch} channels, expected {channels}; mix it down first (e.g. sox in.wav -c 1 "
                           f"out.wav)")
+    if ch < 1 or width < 1:
+        raise RnnkitError(f"{name}: not a PCM WAV file ({ch} channels of {8 * width}-bit samples in its header)")
     frames = len(raw) // (width * ch)
     if frames == 0:
         raise RnnkitError(f"{name}: no samples")
