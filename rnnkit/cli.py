@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Callable
 
 import torch
 
@@ -147,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--length", type=int, default=500, help="tokens to generate (default: 500)")
     s.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
     s.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    s.add_argument("--threads", type=int, default=1,
+                   help="CPU threads for torch; one token at a time is fastest on 1 (default: 1; 0: torch's choice)")
     add_flags(s, SampleConfig, "sampling options")
 
     e = sub.add_parser("evaluate", help="loss, perplexity and bits per character of a run on a text",
@@ -223,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(log scale) against the distance from the loss.")
     g.add_argument("runs", nargs="*", help="run directories or checkpoints (adding or seqdigits)")
     g.add_argument("--fresh", default="", help="comma list of cells to measure at initialisation, e.g. rnn,lstm,gru")
-    g.add_argument("--lag", type=int, default=0, help="adding problem length T (default: each run's; 100 for --fresh)")
+    g.add_argument("--lag", type=int, default=None,
+                   help="adding problem length T, >= 1 (default: each run's; 100 for --fresh)")
     g.add_argument("--hidden-size", type=int, default=128, help="--fresh models: hidden units (default: 128)")
     g.add_argument("--out", default="gradflow.png", help="PNG to write (default: gradflow.png)")
 
@@ -266,6 +271,12 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.length < 1:
         raise RnnkitError(f"--length must be >= 1, got {args.length}")
+    if args.seed is not None and not 0 <= args.seed < 2**63:  # torch's generators take a 64-bit seed
+        raise RnnkitError(f"--seed must be in 0 .. 2**63 - 1, got {args.seed}")
+    if args.threads < 0:
+        raise RnnkitError(f"--threads must be >= 0, got {args.threads}")
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     try:
         sample = SampleConfig(**given_flags(args, SampleConfig))
     except ValueError as e:
@@ -299,6 +310,7 @@ def _predict(args: argparse.Namespace) -> int:
     import json
     import os
 
+    from rnnkit.outputs import atomic_file, check_output_path
     from rnnkit.tasks import predict
 
     if args.batch_size < 1:
@@ -311,20 +323,19 @@ def _predict(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     # texts from stdin, one per line, when neither arguments nor a labelled file are given
     inputs = args.inputs or ([] if args.data else (line.rstrip("\r\n") for line in sys.stdin if line.strip()))
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    if args.output:  # never one of the inputs or the run's files; written to a temporary file, renamed at the end
+        check_output_path(args.output, [args.run, args.data, args.onnx or None, *args.inputs], [args.run], "--output")
     right = total = 0
-    try:
-        for record in predict.predict(args.run, inputs, args.device, args.data, args.batch_size, args.onnx):
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            if "true" in record:
-                total += 1
-                right += record["true"] == record["label"]
-    except BrokenPipeError:  # the reader stopped early (| head): not an error
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (Python flushes stdout again at exit)
-        return 0
-    finally:
-        if args.output:
-            out.close()
+    with atomic_file(args.output) if args.output else contextlib.nullcontext(sys.stdout) as out:
+        try:
+            for record in predict.predict(args.run, inputs, args.device, args.data, args.batch_size, args.onnx):
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                if "true" in record:
+                    total += 1
+                    right += record["true"] == record["label"]
+        except BrokenPipeError:  # the reader stopped early (| head): not an error
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (Python flushes stdout again at exit)
+            return 0
     if total:
         print(f"{args.data}: accuracy {right / total:.4f} ({right}/{total})", file=sys.stderr)
     return 0
@@ -467,12 +478,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    try:
+    restore = _sigterm_as_interrupt()
+    args = None
+    try:  # building the parser imports every task: a Ctrl-C then is an interruption too, not a traceback
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
         return _run(parser, args)
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
@@ -480,13 +493,55 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # a directory that can't be created, a full disk, ...: the message names the path
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        return _interrupted(args, e)
+    finally:
+        restore()
+
+
+def _sigterm_as_interrupt() -> Callable[[], object]:
+    """SIGTERM (kill, a scheduler's time limit) stops a command as Ctrl-C does: one line and status 143,
+    not a silent death; a training saves its checkpoint first (``Trainer.fit``). Returns the undo."""
+    import signal
+    import threading
+
+    from rnnkit.errors import Interrupted
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
+def _interrupted(args: argparse.Namespace | None, e: KeyboardInterrupt) -> int:
+    """The one line for a command stopped by SIGINT or SIGTERM, and its exit status (128 + the signal)."""
+    import signal
+    from pathlib import Path
+
+    signum = getattr(e, "signum", signal.SIGINT)
+    saved, step = getattr(e, "checkpoint", None), getattr(e, "step", None)
+    with contextlib.suppress(OSError, ValueError):  # end a half-written line (stdout may be a closed pipe)
         sys.stdout.write("\n")
         sys.stdout.flush()
-        hint = {"train": "; continue the run from its last checkpoint with --resume --out DIR",
-                "demo": "; its run directory keeps the last checkpoint"}.get(args.command, "")
-        print(f"rnnkit: interrupted{hint}", file=sys.stderr)
-        return 130
+    command = getattr(args, "command", None)
+    hint = ""
+    if command == "train":
+        out = Path(args.out) if getattr(args, "out", None) else Path(saved).parent if saved else None
+        if out is not None and (out / "last.pt").is_file():
+            at = f" at step {step}" if saved and step is not None else ""
+            hint = (f"; {out / 'last.pt'} holds the run{at}: continue it with rnnkit train {args.task} --resume "
+                    f"--out {out}")
+        elif out is not None:
+            hint = f"; no checkpoint was written yet: run the same command again to start {out} afresh"
+    elif command == "demo" and saved:
+        hint = f"; {saved} keeps the run so far"
+    what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
+    print(f"rnnkit: {what}{hint}", file=sys.stderr)
+    return 128 + int(signum)
 
 
 def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -500,6 +555,12 @@ def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(f"unknown cell or contender: {', '.join(bad)}")
     if "torch.nn" not in names:
         names = ("torch.nn", *names)  # ratios are to torch.nn
+    if args.repeats is not None and args.repeats < 1:
+        raise RnnkitError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.json:  # checked before minutes of timing, written atomically after them
+        from rnnkit.outputs import check_output_path
+
+        check_output_path(args.json, flag="--json")
     if args.threads:
         torch.set_num_threads(args.threads)
     bench.main(quick=args.quick, cells=cells, cases=args.cases, repeats=args.repeats,

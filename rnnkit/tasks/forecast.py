@@ -63,6 +63,7 @@ from rnnkit.forecasting.smoothing import LevelSeason
 from rnnkit.forecasting.windows import Prepared, Spans, cat, windows
 from rnnkit.metrics import forecast as fm
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig, gaussian_nll
+from rnnkit.outputs import atomic_path, check_output_path
 from rnnkit.tasks import runs
 from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint
 from rnnkit.training.trainer import resolve_device
@@ -431,6 +432,10 @@ def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | 
                   device: str = "cpu") -> list[dict[str, Any]]:
     """Forecast H steps past the end of every series in ``data_path`` with a trained run; write the
     forecasts with 80% intervals to ``out`` (CSV: series, time, step, forecast, lo80, hi80)."""
+    # refused before any work: an output that is an input or a run's file (written only once all is read)
+    check_output_path(out, [data_path, run], [run], "--out")
+    if plot:
+        check_output_path(plot, [data_path, run, out], [run], "--plot", figure=True)
     model, conf, scalers, path = load_run(run, device)
     d = cfgmod.build(ForecastDataConfig, conf["data"], f"{path} (data config)", internal=True)
     calib = path.parent / "calibration.json"
@@ -476,10 +481,11 @@ def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | 
         for k in range(sp.horizon):
             rows.append({"series": s.name, "time": s.label(len(s) + k), "step": k + 1, "forecast": f[0, k],
                          "lo80": q[0, k, fm.LOW], "hi80": q[0, k, fm.HIGH]})
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    write_rows(Path(out), rows)
+    with atomic_path(out) as tmp:
+        write_rows(tmp, rows)
     if plot:
         from rnnkit.forecasting.plot import plot_future
 
-        plot_future(prepared, sp, rows, Path(plot), Path(data_path).name)
+        with atomic_path(plot) as tmp:
+            plot_future(prepared, sp, rows, tmp, Path(data_path).name)
     return rows
