@@ -184,13 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "give texts before --onnx or as --onnx=FILE")
 
     xp = sub.add_parser("export", help="export a run's model to ONNX or torch.export (.pt2), checked against PyTorch",
-                        description="Export a trained run (the checkpoint its predictions use) for deployment: the model "
-                                    "(classify, tag: its emissions, forecast, adding, copy, seqdigits) or an encoder "
-                                    "and a one-step decoder (lm, translate, caption), with dynamic batch and time "
-                                    "axes. The files are read back (onnxruntime, or the saved program) and checked on "
-                                    "the run's test data against the PyTorch model: the max difference per output "
-                                    "is printed, and the files are kept only if the numbers agree and the "
-                                    "predictions (labels, tags, greedy tokens) are identical.")
+                        description="Export a trained run (the checkpoint its predictions use) for deployment: "
+                                    "the whole model (classify, tag: its emissions, forecast, adding, copy, "
+                                    "seqdigits) or an encoder and a one-step decoder (lm, translate, caption), with "
+                                    "dynamic batch and time axes. The files are read back (onnxruntime, or the saved "
+                                    "program) and checked on the run's test data against the PyTorch model: the max "
+                                    "difference per output is printed, and the files are kept only if the numbers "
+                                    "agree and the predictions (labels, tags, greedy tokens) are identical.")
     xp.add_argument("run", help="run directory or checkpoint file")
     xp.add_argument("--format", default="onnx", metavar="FORMAT", help="onnx or pt2 (default: onnx)")
     xp.add_argument("--out", default=None, metavar="FILE",

@@ -48,8 +48,7 @@ def _example_batch(ex: Examples) -> tuple[Tensor, ...]:
     return tuple(torch.cat([t, t]) for t in b)
 
 
-def _decoder_example(task: str, graphs: list[Graph], enc_out: tuple[Tensor, ...], batch: tuple[Tensor, ...]
-                     ) -> tuple[Tensor, ...]:
+def _decoder_example(task: str, enc_out: tuple[Tensor, ...], batch: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     """The step decoder's example inputs: the first token (``<bos>``, or an LM's last prime token) and the
     encoder's outputs (memory and initial state)."""
     from rnnkit.data.parallel import BOS
@@ -101,7 +100,7 @@ def export_run(run: str | Path, fmt: str = "onnx", out: str | Path | None = None
         for g in graphs:
             if g.name == "decoder":
                 enc = graphs[0].module(*batch)
-                example = _decoder_example(loaded.task, graphs, tuple(enc), batch)
+                example = _decoder_example(loaded.task, tuple(enc), batch)
             m = {**meta, "graph": g.name, "inputs": g.inputs, "outputs": g.outputs,
                  "dims": {k: list(v) for k, v in g.dims.items() if k in g.inputs or k in g.outputs}}
             try:
