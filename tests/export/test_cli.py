@@ -119,3 +119,11 @@ def test_memory_problems(problem, tmp_path, capsys):
         res = json.loads(capsys.readouterr().out)
         assert res["files"] == {"model": str(run / f"model.{fmt}")} and res["scaled_diff"] < 1e-4
         assert all(a == b for a, b in res["identical"].values())
+
+
+def test_failed_check_writes_nothing(classify_run, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"previous export")
+    assert main(["export", str(classify_run), "--out", str(out), "--tolerance", "-1"]) == 2
+    assert "does not reproduce the PyTorch model" in _one_error(capsys)
+    assert out.read_bytes() == b"previous export" and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
