@@ -19,10 +19,24 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def make(decoder: str, **kw) -> Forecaster:
+def make(decoder: str, trained: bool = True, **kw) -> Forecaster:
+    """A forecaster; ``trained`` gives its mean head random weights, as training would, since at
+    initialisation the mean head is zero (mu = 0: the base forecast) and hides the wiring."""
     torch.manual_seed(0)
-    return Forecaster(ForecasterConfig(hidden_size=16, decoder=decoder, dropout=0.0, input_size=3, known_size=2,
-                                       out_steps=5, **kw))
+    m = Forecaster(ForecasterConfig(hidden_size=16, decoder=decoder, dropout=0.0, input_size=3, known_size=2,
+                                    out_steps=5, **kw))
+    if trained:
+        with torch.no_grad():
+            w = m.head_w[..., 0] if decoder == "direct" else m.head.weight[0]
+            w.uniform_(-0.5, 0.5)
+    return m
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+def test_an_untrained_model_forecasts_the_base(decoder):
+    m = make(decoder, trained=False)
+    mu, _ = m(torch.randn(4, 7, 3), torch.randn(4, 5, 2))
+    assert torch.equal(mu, torch.zeros(4, 5))
 
 
 @pytest.mark.parametrize("decoder", ["direct", "autoregressive"])

@@ -120,7 +120,8 @@ def test_bad_files(tmp_path: Path, texts, capsys):
     broken = tmp_path / "broken.pt"
     broken.write_bytes((run / "best.pt").read_bytes()[:3000])
     assert "truncated or corrupt" in error_of(capsys, ["sample", str(broken)])
-    assert "temperature must be > 0" in error_of(capsys, ["sample", str(run), "--temperature", "0"])
+    bad_temperature = error_of(capsys, ["sample", str(run), "--temperature", "0"])
+    assert "temperature must be a finite number > 0, got 0.0" in bad_temperature
     recipe = tmp_path / "r.toml"
     recipe.write_text("[model]\nhiden_size = 3\n")
     assert "unknown key 'hiden_size'" in error_of(capsys, ["train", "lm", "--config", str(recipe),
