@@ -281,8 +281,10 @@ def _sample(args: argparse.Namespace) -> int:
         sample = SampleConfig(**given_flags(args, SampleConfig))
     except ValueError as e:
         raise RnnkitError(as_flags(str(e), SampleConfig)) from None
-    model, vocab, _, _ = lm.load_run(args.run, args.device)
-    pieces = lm.generate_text(model, vocab, args.prime, args.length, sample, args.seed)  # notes on the prime first
+    model, vocab, conf, _ = lm.load_run(args.run, args.device)
+    lines = conf.get("data", {}).get("bptt") == 0  # trained on whole lines: sample whole lines
+    # the notes on the prime come first
+    pieces = lm.generate_text(model, vocab, args.prime, args.length, sample, args.seed, lines)
     sys.stdout.write(args.prime)
     for piece in pieces:
         sys.stdout.write(piece)

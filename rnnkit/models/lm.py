@@ -85,11 +85,14 @@ class LanguageModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, prime: Tensor, length: int, sample: SampleConfig,
-                 generator: torch.Generator | None = None, banned: tuple[int, ...] = ()) -> Iterator[int]:
+                 generator: torch.Generator | None = None, banned: tuple[int, ...] = (),
+                 reset_at: int | None = None) -> Iterator[int]:
         """Yield ``length`` token ids, one at a time, continuing ``prime`` (ids ``(P,)``, P >= 1).
 
         The prime is read in one call; then each sampled token is fed back. Tokens in
-        ``banned`` are never produced. Runs in eval mode and restores the previous mode afterwards.
+        ``banned`` are never produced. After a ``reset_at`` token (the line separator of a model
+        trained on whole lines) the state starts afresh, as every training line did, so each
+        line is sampled whole. Runs in eval mode and restores the previous mode afterwards.
         """
         if prime.dim() != 1 or prime.numel() == 0:
             raise ValueError(f"prime must be a non-empty 1-D tensor of ids, got shape {tuple(prime.shape)}")
@@ -105,7 +108,8 @@ class LanguageModel(nn.Module):
                     last = last.index_fill(0, ban, float("-inf"))
                 tok = sample_next(last, sample, generator)
                 yield tok
-                logits, state = self(torch.tensor([[tok]], device=device), detach_state(state))
+                fresh = tok == reset_at
+                logits, state = self(torch.tensor([[tok]], device=device), None if fresh else detach_state(state))
                 last = logits[0, -1]
         finally:
             self.train(was_training)

@@ -363,12 +363,16 @@ def prime_ids(vocab: Vocab, prime: str) -> Tensor:
 
 
 def generate_text(model: LanguageModel, vocab: Vocab, prime: str, length: int, sample: SampleConfig,
-                  seed: int | None = None) -> Iterator[str]:
+                  seed: int | None = None, lines: bool = False) -> Iterator[str]:
     """The generated text piece by piece (a character or a word), for streaming.
 
-    The prime is checked (and any note about it printed) here, before the first piece.
+    The prime is checked (and any note about it printed) here, before the first piece. ``lines``:
+    the model was trained on whole lines (``--bptt 0``), each read from a fresh state after a line
+    separator; sampling does the same, so every line after the first is whole too.
     """
     ids = prime_ids(vocab, prime)
+    if lines and prime:
+        ids = torch.cat([torch.tensor([vocab.sep]), ids])  # a training line began so: the prime starts a line
     gen = torch.Generator().manual_seed(seed) if seed is not None else None
     # at character level <unk> only stands for characters never seen in training: never write it
     banned = (vocab.unk,) if vocab.level == "char" else ()
@@ -376,7 +380,7 @@ def generate_text(model: LanguageModel, vocab: Vocab, prime: str, length: int, s
     def pieces() -> Iterator[str]:
         if vocab.level == "word" and prime and not prime[-1].isspace():
             yield " "  # the generated words follow the prime's last word
-        for tok in model.generate(ids, length, sample, gen, banned):
+        for tok in model.generate(ids, length, sample, gen, banned, vocab.sep if lines else None):
             yield vocab.decode([tok])
 
     return pieces()

@@ -313,3 +313,32 @@ def test_progress_lines_in_a_log_file(tmp_path: Path, texts, capsys, monkeypatch
     err = capsys.readouterr().err  # not a terminal here: plain lines, no bar
     assert re.search(r"step 6/10 \| epoch 0\.\d\d \| loss [\d.]+ \| ppl .* \| tok/s", err) and "\r" not in err
     assert re.search(r"step 10 \| epoch \d\.\d\d \| valid loss", err)
+
+
+def test_sampling_a_line_model_starts_every_line_from_a_fresh_state():
+    # a --bptt 0 model read every training line from a zero state after a separator: sampling must too,
+    # or the lines after the first continue the previous one's state and come out as fragments
+    from rnnkit.models.sampling import SampleConfig
+    from rnnkit.tasks.lm import generate_text
+
+    vocab = Vocab.build("ab\nba\n", "char")
+    torch.manual_seed(0)
+    model = LanguageModel(LMConfig(cell="gru", embed_size=4, hidden_size=8, num_layers=1, dropout=0.0,
+                                   vocab_size=len(vocab))).eval()
+    calls: list[tuple[list[int], bool]] = []
+    forward = model.forward
+
+    def spy(x, state=None, lengths=None):
+        calls.append((x[0].tolist(), state is None))
+        return forward(x, state, lengths)
+
+    model.forward = spy  # type: ignore[method-assign]
+    # make the separator the likeliest token, so several lines are sampled
+    with torch.no_grad():
+        model.out.bias.zero_()
+        model.out.bias[vocab.sep] = 5.0
+    text = "".join(generate_text(model, vocab, "a", 6, SampleConfig(greedy=True), seed=0, lines=True))
+    assert text.count("\n") >= 2
+    assert calls[0] == ([vocab.sep, vocab.stoi["a"]], True)  # the prime starts a line, as training lines did
+    for x, fresh in calls[1:]:  # a sampled end of line is read from a fresh state, as it began every training line
+        assert fresh == (x == [vocab.sep])
