@@ -125,7 +125,39 @@ def read_delimited(path: str | Path, fmt: str = "tsv", label_column: str = "0", 
         out.append(TextExample(text, label, f"{path}:{no}"))
     if not out:
         raise RnnkitError(f"{path}: no examples after the header row")
+    _check_layout(path, [r for _, r in rows], li, ti, header)
     return out
+
+
+# a label column with more distinct values than this fraction of the rows (of a file this long) is
+# not one: a class per row or nearly so means the columns (or a header row) were read wrongly
+LABELS_PER_ROW = 0.5
+LAYOUT_MIN_ROWS = 20
+
+
+def _check_layout(path: Path, rows: list[list[str]], li: int, ti: int, header: bool) -> None:
+    """Refuse a file whose label column looks like text, with the layout that fits it: which column
+    has few distinct values (the labels), which the longest ones (the texts), and whether the first
+    row is a header (its values occur nowhere else in their columns). A classifier trained on the
+    wrong column would otherwise train silently to nothing."""
+    n = len(rows)
+    distinct = [len({r[c].strip() for r in rows}) for c in range(len(rows[0]))]
+    if n < LAYOUT_MIN_ROWS or distinct[li] <= LABELS_PER_ROW * n:
+        return
+    body = rows if header else rows[1:]
+    values = [{r[c].strip() for r in body} for c in range(len(rows[0]))]
+    labels = min(range(len(values)), key=lambda c: len(values[c]))
+    length = [sum(len(r[c]) for r in body) for c in range(len(values))]
+    texts = max((c for c in range(len(values)) if c != labels), key=lambda c: length[c], default=None)
+    msg = (f"{path}: the label column {li} has {distinct[li]} distinct values in {n} rows, so it holds no class "
+           f"labels")
+    if texts is None or len(values[labels]) > LABELS_PER_ROW * len(body):
+        raise RnnkitError(f"{msg}; choose the columns with --label-column and --text-column")
+    first = [f.strip() for f in rows[0]]
+    if not header and first[labels] not in values[labels] and first[texts] not in values[texts]:
+        raise RnnkitError(f"{msg}; the first row looks like a header: pass --header --label-column "
+                          f"{first[labels]} --text-column {first[texts]}")
+    raise RnnkitError(f"{msg}; column {labels} looks like labels: pass --label-column {labels} --text-column {texts}")
 
 
 def read_label_sentence(path: str | Path, encoding: str = "utf-8") -> list[TextExample]:

@@ -285,3 +285,28 @@ def test_auto_searches_on_validation_and_trains_the_winner(data_dir: Path, tmp_p
     assert saved["data"]["auto"] == 0.0 and saved["model"]["hidden_size"] == (4 if found["chosen"] == "hidden-4"
                                                                                 else 8)
     assert [r for r in records(run) if r["split"] == "test"]
+
+
+def glue_rows(n: int = 30) -> list[str]:
+    """A GLUE-style ``sentence<TAB>label`` file's lines: a header, then distinct sentences."""
+    return ["sentence\tlabel"] + [f"film number {i} was {'good' if i % 2 else 'bad'}\t{i % 2}" for i in range(n)]
+
+
+def test_a_header_and_swapped_columns_are_refused_with_the_layout_that_fits(tmp_path: Path, capsys):
+    # without --header, column 0 (the sentences) would be read as labels: a class per row, accuracy 0
+    data = tmp_path / "train.tsv"
+    data.write_text("\ufeff" + "\n".join(glue_rows()) + "\n", encoding="utf-8")  # with a BOM, as Excel writes
+    run = tmp_path / "r"
+    assert main(["train", "classify", "--data", str(data), "--out", str(run), "--epochs", "1", *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "label column 0 has 31 distinct values in 31 rows" in err
+    assert "first row looks like a header: pass --header --label-column label --text-column sentence" in err
+    # without the header row, the hint names the columns by index
+    data.write_text("\n".join(glue_rows()[1:]) + "\n", encoding="utf-8")
+    assert main(["train", "classify", "--data", str(data), "--out", str(run), "--epochs", "1", *TINY]) == 2
+    assert "column 1 looks like labels: pass --label-column 1 --text-column 0" in capsys.readouterr().err
+    # the hint, followed (the BOM does not get in the way of the header's names)
+    data.write_text("\ufeff" + "\n".join(glue_rows()) + "\n", encoding="utf-8")
+    assert main(["train", "classify", "--data", str(data), "--out", str(run), "--epochs", "1", "--header",
+                 "--label-column", "label", "--text-column", "sentence", *TINY]) == 0
+    assert classify.load_run(run).classes == ["0", "1"]
