@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -22,11 +23,31 @@ def _cases(text: str) -> list[tuple[int, int, int, int]]:
     return cases  # type: ignore[return-value]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with options anywhere among a command's positional arguments (``translate RUN --beam-size
+    10 "text"``: plain argparse takes the texts' ``*`` before the option and then rejects the text), and an
+    unknown option reported with the usage of the (sub)command it was given to, not the top level's."""
+
+    _inner = False  # set while parse_known_intermixed_args calls back into parse_known_args
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        if self._inner or any(a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._get_positional_actions()):
+            return super().parse_known_args(args, namespace)  # a command with subcommands: they parse the rest
+        self._inner = True
+        try:
+            ns, extras = super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+        if extras:  # nothing after a leaf command could take them; name the flags, the cause, when there are any
+            self.error(f"unrecognized arguments: {' '.join([a for a in extras if a.startswith('-')] or extras)}")
+        return ns, extras
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rnnkit import __version__
     from rnnkit.bench import CELLS, CONTENDERS
 
-    p = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
+    p = _Parser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     p.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     b = sub.add_parser("bench", help="speed of rnnkit's backends vs torch.nn on this machine",

@@ -35,3 +35,24 @@ def test_bench_rejects_bad_arguments(capsys):
 def test_console_entry_point():
     res = subprocess.run([sys.executable, "-m", "rnnkit.cli", "--version"], capture_output=True, text=True)
     assert res.returncode == 0 and "rnnkit" in res.stdout
+
+
+def test_options_anywhere_among_positional_texts():
+    from rnnkit.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["translate", "RUN", "--beam-size", "10", "I am happy.", "--batch-size", "2", "So am I."])
+    assert (args.run, args.text, args.beam_size) == ("RUN", ["I am happy.", "So am I."], 10)
+    args = parser.parse_args(["predict", "RUN", "--batch-size", "8", "a great film"])
+    assert (args.run, args.inputs, args.batch_size) == ("RUN", ["a great film"], 8)
+
+
+def test_an_unknown_flag_shows_the_subcommands_usage(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "RUN", "--bogus", "a great film"])
+    err = capsys.readouterr().err
+    assert "usage: rnnkit predict" in err
+    assert err.strip().endswith("rnnkit predict: error: unrecognized arguments: --bogus")
+    with pytest.raises(SystemExit):
+        main(["train", "lm", "--bogus"])
+    assert "rnnkit train lm: error: unrecognized arguments: --bogus" in capsys.readouterr().err
