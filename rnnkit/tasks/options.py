@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,21 @@ def add_train_flags(p: Any, sections: dict[str, type], task: str) -> None:
 
 def _user_fields(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if f.metadata.get("help")}
+
+
+def _path_fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls) if f.metadata.get("path")}
+
+
+def _absolute(value: Any, run_dir: Path | None = None) -> Any:
+    """A path option as an absolute path, so that a saved run finds its data again from any directory
+    (``--resume`` from elsewhere). A relative one of an older run's config.json (``run_dir`` given)
+    is taken relative to the current directory as before, else relative to the run directory."""
+    if not isinstance(value, str) or not value or Path(value).is_absolute():
+        return value
+    if run_dir is not None and not Path(value).exists() and (run_dir / value).exists():
+        return os.path.abspath(run_dir / value)
+    return os.path.abspath(value)
 
 
 def resolve_configs(args: Any, task: str, sections: dict[str, type]) -> tuple[Path, dict[str, Any], bool]:
@@ -53,19 +69,22 @@ def resolve_configs(args: Any, task: str, sections: dict[str, type]) -> tuple[Pa
     configs = {}
     for name, cls in sections.items():
         flags = cfgmod.given_flags(args, cls)
+        paths = _path_fields(cls)
+        flags = {k: _absolute(v) if k in paths else v for k, v in flags.items()}
         if saved is not None:
             # fields without a flag (vocab_size, ...) are set again by the task from its data
             section = saved.get(name, {})
             if not isinstance(section, dict):  # a hand-edited or damaged config.json
                 raise RnnkitError(f"{run_dir}/config.json: [{name}] must be an object of options, got "
                                   f"{json.dumps(section)[:60]}; fix the file or start a new run with another --out")
-            base = {k: v for k, v in section.items() if k in _user_fields(cls)}
+            base = {k: _absolute(v, run_dir) if k in paths else v for k, v in section.items() if k in _user_fields(cls)}
             changed = {k: v for k, v in flags.items() if base.get(k) != v}
             if changed:
                 print(f"note: resuming with changed {name} options {changed}; the result may differ from an "
                       f"uninterrupted run", file=sys.stderr)
             configs[name] = cfgmod.build(cls, {**base, **flags}, f"{run_dir}/config.json", name)
         else:
-            configs[name] = cfgmod.merge(cls, recipe.get(name, {}), flags,
-                                         f"recipe {args.config}" if args.config else "flags", recipe_dir, name)
+            merged = cfgmod.merge(cls, recipe.get(name, {}), flags,
+                                  f"recipe {args.config}" if args.config else "flags", recipe_dir, name)
+            configs[name] = dataclasses.replace(merged, **{k: _absolute(getattr(merged, k)) for k in paths})
     return run_dir, configs, bool(args.resume)

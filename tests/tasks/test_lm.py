@@ -342,3 +342,22 @@ def test_sampling_a_line_model_starts_every_line_from_a_fresh_state():
     assert calls[0] == ([vocab.sep, vocab.stoi["a"]], True)  # the prime starts a line, as training lines did
     for x, fresh in calls[1:]:  # a sampled end of line is read from a fresh state, as it began every training line
         assert fresh == (x == [vocab.sep])
+
+
+def test_resume_from_another_directory(tmp_path: Path, texts, monkeypatch, capsys):
+    # config.json keeps the data paths absolute: --resume works from any directory
+    monkeypatch.chdir(tmp_path)
+    assert train_run(Path("runs/a"), Path("train.txt"), Path("valid.txt")) == 0
+    saved = json.loads((tmp_path / "runs/a/config.json").read_text())["data"]
+    assert (saved["data"], saved["valid"]) == (str(tmp_path / "train.txt"), str(tmp_path / "valid.txt"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    run = tmp_path / "runs/a"
+    assert main(["train", "lm", "--out", str(run), "--resume", "--max-steps", "30"]) == 0
+    assert "changed data options" not in capsys.readouterr().err
+    # an older run's relative paths: relative to the current directory as before, else to the run directory
+    conf = json.loads((run / "config.json").read_text())
+    conf["data"].update(data="../../train.txt", valid="../../valid.txt")
+    (run / "config.json").write_text(json.dumps(conf))
+    assert main(["train", "lm", "--out", str(run), "--resume", "--max-steps", "40"]) == 0
