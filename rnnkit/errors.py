@@ -40,3 +40,12 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
         self.checkpoint = checkpoint
         self.step = step
+
+
+def not_a_file(path: object) -> RnnkitError:
+    """The error for a data path that is not a file: a directory says so, as "no such file" would mislead."""
+    from pathlib import Path
+
+    if Path(str(path)).is_dir():
+        return RnnkitError(f"{path} is a directory; expected a file")
+    return RnnkitError(f"{path}: no such file")

@@ -81,3 +81,12 @@ def test_sample_threads(lm_run: Path, capsys):
     torch.set_num_threads(2)
     assert main(["sample", str(lm_run / "run"), "--length", "5", "--seed", "1"]) == 0
     assert torch.get_num_threads() == 1  # the default: one token at a time is fastest on one thread
+
+
+@pytest.mark.parametrize("task", ["lm", "classify", "translate", "tag", "forecast"])
+def test_a_directory_as_data_says_is_a_directory(tmp_path: Path, capsys, task):
+    d = tmp_path / "d"
+    d.mkdir()
+    extra = {"tag": ["--valid", str(d)]}.get(task, [])
+    err = error_of(capsys, ["train", task, "--data", str(d), *extra, "--out", str(tmp_path / "r")])
+    assert "is a directory" in err, err

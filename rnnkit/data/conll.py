@@ -13,12 +13,13 @@ problem is a one-line :class:`RnnkitError` naming ``file:line``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gzip
 from collections.abc import Iterator
 from pathlib import Path
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, not_a_file
 
 FORMATS = ("conll", "conllu")
 CONLLU_COLUMNS = {"upos": 3, "xpos": 4}  # 0-based column of the tag
@@ -43,7 +44,7 @@ def _lines(path: str | Path) -> Iterator[tuple[int, str]]:
     """``(line number, line without its newline)``, through gzip when the file is compressed."""
     p = Path(path)
     if not p.is_file():
-        raise RnnkitError(f"{p}: no such file")
+        raise not_a_file(p)
     with open(p, "rb") as f:
         gz = f.read(2) == b"\x1f\x8b"
     try:
@@ -163,9 +164,28 @@ def read_conllu(path: str | Path, column: str = "upos") -> list[Sentence]:
     return out
 
 
+def looks_like_conllu(path: str | Path) -> bool:
+    """Whether ``path`` is CoNLL-U: named ``*.conllu`` / ``*.conllu.gz``, or its first line is a
+    ``# sent_id`` / ``# text`` comment or a 10-column word line numbered from 1 (a CoNLL-2003 file
+    has neither); a file that can't be read is left to the reader's error."""
+    name = Path(path).name.lower()
+    if name.endswith((".conllu", ".conllu.gz")):
+        return True
+    with contextlib.suppress(RnnkitError):
+        for _, line in _lines(path):
+            if line.strip():
+                cols = line.split("\t")
+                return line.startswith(("# sent_id", "# text", "# newdoc")) or (len(cols) == 10 and cols[0] == "1")
+    return False
+
+
 def read(path: str | Path, fmt: str, tag_column: str) -> list[Sentence]:
     """Sentences of ``path`` in ``fmt`` (``conll``: ``tag_column`` as in :func:`read_conll`;
-    ``conllu``: ``upos``/``xpos``)."""
+    ``conllu``: ``upos``/``xpos``). A ``conll`` path that is CoNLL-U (:func:`looks_like_conllu`) is read
+    as CoNLL-U: as CoNLL columns it would fail on its first comment line."""
+    if fmt == "conll" and looks_like_conllu(path):
+        fmt = "conllu"
+        tag_column = "upos" if tag_column == "last" else tag_column
     if fmt == "conll":
         return read_conll(path, tag_column)
     if fmt == "conllu":

@@ -23,7 +23,7 @@ import gzip
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, not_a_file
 
 SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 PAD, UNK, BOS, EOS = range(4)
@@ -34,7 +34,7 @@ def read_lines(path: str | Path) -> list[str]:
     """The lines of a UTF-8 text file (``.gz``: gzip), without line ends."""
     p = Path(path)
     if not p.is_file():
-        raise RnnkitError(f"{p}: no such file")
+        raise not_a_file(p)
     try:
         raw = gzip.decompress(p.read_bytes()) if p.suffix == ".gz" else p.read_bytes()
     except (OSError, EOFError) as e:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, not_a_file
 
 FREQS = ("auto", "D", "W", "M", "Q", "Y", "index")  # and sub-daily ones: "30min", "1h", ... (see parse_freq)
 SEASON = {"D": 7, "W": 52, "M": 12, "Q": 4, "Y": 1, "index": 1}  # default season length m per frequency
@@ -245,8 +245,8 @@ def read_series(path: str | Path, target: str = "", time: str = "", id_column: s
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise RnnkitError(f"{path}: no such file") from None
+    except (FileNotFoundError, IsADirectoryError):
+        raise not_a_file(path) from None
     except (UnicodeDecodeError, csv.Error) as e:
         raise RnnkitError(f"{path}: not a UTF-8 CSV file ({e})") from None
     rows = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]

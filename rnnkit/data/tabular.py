@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, not_a_file
 
 FORMATS = ("tsv", "csv", "label-sentence")
 
@@ -35,7 +35,7 @@ class TextExample:
 def _lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     """``(line number, line without its end)``; undecodable bytes are an error naming the line."""
     if not path.is_file():
-        raise RnnkitError(f"{path}: no such file")
+        raise not_a_file(path)
     with path.open("rb") as f:
         for no, raw in enumerate(f, 1):
             try:

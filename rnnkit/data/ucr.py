@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, not_a_file
 
 NAN_MODES = ("fill", "error")
 
@@ -99,7 +99,7 @@ def read_ts(path: str | Path, nan: str = "fill") -> TSData:
         raise RnnkitError(f"unknown missing-value handling {nan!r}: expected one of {', '.join(NAN_MODES)}")
     path = Path(path)
     if not path.is_file():
-        raise RnnkitError(f"{path}: no such file")
+        raise not_a_file(path)
     header: dict[str, list[str]] = {}
     series: list[Tensor] = []
     labels: list[str] = []

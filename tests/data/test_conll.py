@@ -88,3 +88,17 @@ def test_real_files_have_the_published_sizes(data_dir):
     ud = conll.read_conllu(data_dir / "ud-english-ewt" / "en_ewt-ud-test.conllu.gz")
     assert (len(ud), sum(len(s.tokens) for s in ud)) == (2077, 25094)
     assert len({t for s in ud for t in s.tags}) <= 17
+
+
+@pytest.mark.parametrize("name", ["a.conllu", "a.conllu.gz", "no-extension.txt"])
+def test_conllu_is_detected_without_format_conllu(tmp_path, name):
+    # by its name, or (any name) by its first line: read as CoNLL columns it fails on the # sent_id comment
+    sents = conll.read(_write(tmp_path, name, CONLLU), "conll", "last")
+    assert sents[0].tokens == ["Do", "n't", "go", "."] and sents[0].tags == ["AUX", "PART", "VERB", "PUNCT"]
+    assert conll.read(tmp_path / name, "conll", "xpos")[0].tags == ["VBP", "RB", "VB", "."]
+    assert conll.read(_write(tmp_path, "b.txt", CONLL), "conll", "last")[0].tags == ["I-ORG", "O"]  # still CoNLL
+
+
+def test_a_directory_says_so(tmp_path):
+    with pytest.raises(RnnkitError, match=f"^{tmp_path} is a directory; expected a file$"):
+        conll.read(tmp_path, "conll", "last")
