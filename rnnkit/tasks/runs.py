@@ -172,12 +172,34 @@ def training(run_dir: Path, train_cfg: Any) -> Iterator[Any]:
     train_cfg.validate()
     device = resolve_device(train_cfg.device)
     autocast_dtype(train_cfg.precision, device)  # refuses fp16 on the CPU before any work is done
-    with lock(run_dir):
-        dist = distributed.setup(device.type)
-        try:
-            yield dist
-        finally:
-            distributed.cleanup()
+    created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]  # innermost first
+    try:
+        with lock(run_dir):
+            dist = distributed.setup(device.type)
+            try:
+                yield dist
+            finally:
+                distributed.cleanup()
+    except RnnkitError:
+        if os.environ.get("RANK", "0") == "0":
+            _remove_unstarted(run_dir, created)
+        raise
+
+
+def _remove_unstarted(run_dir: Path, created: list[Path]) -> None:
+    """After an input error, remove the run directory (and its parents) this run created, when they
+    hold only what a run writes before its first checkpoint: a refused command leaves nothing behind
+    (a later run there would otherwise find a directory it must explain). Anything else is kept."""
+    if not created or not run_dir.is_dir():
+        return
+    names = {p.name for p in run_dir.iterdir()}
+    if any(n not in UNSTARTED and not is_temporary(n) for n in names):
+        return
+    for name in names:
+        (run_dir / name).unlink(missing_ok=True)
+    for d in created:
+        with contextlib.suppress(OSError):  # not empty (another process wrote there): keep it
+            d.rmdir()
 
 
 def prepare(run_dir: Path, resume: bool, can_resume: bool = True) -> dict[str, Any] | None:

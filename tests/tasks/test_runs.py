@@ -171,3 +171,16 @@ def test_commands_fall_back_from_a_corrupt_best_pt(tmp_path: Path, capsys):
     assert err[-1] == (f"rnnkit: error: checkpoint {run / 'best.pt'} is corrupt: its weights or config do not "
                        f"match the checksum stored with them; use the run's other checkpoint or retrain "
                        f"({run / 'last.pt'} can't be read either)")
+
+
+@pytest.mark.parametrize("task", ["lm", "classify", "translate"])
+def test_an_input_error_leaves_no_run_directory(tmp_path: Path, capsys, task):
+    from rnnkit.cli import main
+
+    out = tmp_path / "runs" / "a"  # neither exists: both were this run's to create, and to remove
+    assert main(["train", task, "--data", str(tmp_path / "missing.txt"), "--out", str(out)]) == 2
+    assert "missing.txt: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+    out.mkdir(parents=True)  # the user's own directory is kept
+    assert main(["train", task, "--data", str(tmp_path / "missing.txt"), "--out", str(out)]) == 2
+    assert out.is_dir() and not list(out.iterdir())
