@@ -351,14 +351,18 @@ def _predict(args: argparse.Namespace) -> int:
     right = total = 0
     with atomic_file(args.output) if args.output else contextlib.nullcontext(sys.stdout) as out:
         try:
+            written = 0
             for record in predict.predict(args.run, inputs, args.device, args.data, args.batch_size, args.onnx):
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                written += 1
                 if "true" in record:
                     total += 1
                     right += record["true"] == record["label"]
         except BrokenPipeError:  # the reader stopped early (| head): not an error
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (Python flushes stdout again at exit)
             return 0
+        if not written and not args.inputs and not args.data:  # exit 0 with no output would look like success
+            raise RnnkitError("no inputs: stdin held no non-blank line; give the inputs as arguments, or one per line")
     if total:
         print(f"{args.data}: accuracy {right / total:.4f} ({right}/{total})", file=sys.stderr)
     return 0

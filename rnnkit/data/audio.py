@@ -209,8 +209,11 @@ def wav_files(path: str | Path) -> Iterator[tuple[str, bytes]]:
                     if f is not None:
                         found = True
                         yield f"{path}:{member.name}", f.read()
+    except tarfile.ReadError:  # its text lists every compression tried, over several lines: no help here
+        raise RnnkitError(f"{path}: not a .wav file, a directory of .wav files or a tar archive of them") from None
     except (tarfile.TarError, EOFError, OSError) as e:
-        raise RnnkitError(f"{path}: not a directory of .wav files or a readable tar archive ({e})") from None
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise RnnkitError(f"{path}: not a directory of .wav files or a readable tar archive ({why})") from None
     if not found:
         raise RnnkitError(f"{path}: no .wav files in this archive")
 

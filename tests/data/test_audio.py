@@ -116,3 +116,12 @@ def test_fsdd_recording(data_dir: Path):
     assert name.endswith("recordings/0_george_0.wav") and x.shape == (2384,)
     feats = audio.FeatureExtractor(audio.AudioConfig())(x)
     assert feats.shape == (30, 26) and bool(torch.isfinite(feats).all())
+
+
+def test_a_non_audio_file_is_one_line(tmp_path: Path):
+    # tarfile's error lists every compression it tried, one per line: the message says what was expected instead
+    text = tmp_path / "notes.txt"
+    text.write_text("not audio\n", encoding="utf-8")
+    with pytest.raises(RnnkitError) as e:
+        list(audio.wav_files(text))
+    assert str(e.value) == f"{text}: not a .wav file, a directory of .wav files or a tar archive of them"

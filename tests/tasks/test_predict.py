@@ -109,3 +109,12 @@ def test_a_tag_run_is_handed_to_the_tagger(data_dir: Path, tmp_path: Path, capsy
     assert len(out) == 1 and out[0]["tokens"] == ["The", "cat", "sat", "."] and len(out[0]["tags"]) == 4
     assert main(["predict", str(run), "--data", str(train)]) == 2
     assert "--data (a labelled file) is for classify runs" in capsys.readouterr().err
+
+
+def test_empty_stdin_says_so(text_run: Path, capsys, monkeypatch):
+    # no output and exit 0 would read as success
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n  \n"))
+    assert main(["predict", str(text_run / "run")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == "rnnkit: error: no inputs: stdin held no non-blank line; give the inputs as " \
+                                "arguments, or one per line\n"
