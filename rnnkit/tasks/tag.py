@@ -97,7 +97,7 @@ def check_data_config(d: TagDataConfig) -> None:
         raise RnnkitError(f"--unk-replace must be in [0, 1], got {d.unk_replace}")
     if d.format == "conllu" and d.tag_column not in ("auto", "upos", "xpos"):
         raise RnnkitError(f"--tag-column {d.tag_column!r}: a CoNLL-U file has the tag columns upos and xpos")
-    if d.format == "conll" and d.tag_column in ("upos", "xpos"):
+    if d.format == "conll" and d.tag_column in ("upos", "xpos") and not conll.looks_like_conllu(d.data):
         raise RnnkitError(f"--tag-column {d.tag_column}: names a CoNLL-U column; give --format conllu")
 
 

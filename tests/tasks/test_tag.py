@@ -131,3 +131,14 @@ def test_option_errors(tmp_path):
         tag.train(tmp_path / "run", {**_configs(f, f, None), "data": tag.TagDataConfig(data=str(f))})
     with pytest.raises(RnnkitError, match="holds no checkpoint|no such directory"):
         list(tag.predict(tmp_path / "nothing", ["a b"]))
+
+
+def test_a_conllu_file_takes_its_tag_columns_without_format_conllu(tmp_path: Path):
+    # the file is detected as CoNLL-U, so --tag-column xpos needs no --format conllu
+    data = tmp_path / "train.conllu"
+    data.write_text("# sent_id = 1\n1\tGo\tgo\tVERB\tVB\t_\t0\troot\t_\t_\n\n", encoding="utf-8")
+    d = tag.TagDataConfig(data=str(data), valid=str(data), tag_column="xpos")
+    tag.check_data_config(d)
+    assert tag.read_tagged(str(data), d, None)[0][0].tags == ["VB"]
+    with pytest.raises(RnnkitError, match="names a CoNLL-U column; give --format conllu"):
+        tag.check_data_config(tag.TagDataConfig(data=str(tmp_path / "train.txt"), valid="v", tag_column="xpos"))
