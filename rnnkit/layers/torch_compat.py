@@ -36,10 +36,8 @@ from rnnkit.layers.base import RecurrentBase
 from rnnkit.layers.checks import check_lengths
 from rnnkit.state import LSTMState
 
-_GATES = {"lstm": 4, "gru": 3, "elman": 1}
 
-
-def torch_path_required(x: Any, hx: Any = None, weight: Tensor | None = None) -> bool:
+def torch_path_required(x: Any, hx: Any = None, weight: Tensor | None = None, batch_first: bool = False) -> bool:
     """Whether this call must run torch.nn's own forward (see the module docstring).
 
     Tracers, exporters, ``torch.compile`` and ``torch.func`` capture torch's RNN ops but
@@ -62,7 +60,8 @@ def torch_path_required(x: Any, hx: Any = None, weight: Tensor | None = None) ->
         leaves = [hx] if isinstance(hx, Tensor) else [h for h in hx if isinstance(h, Tensor)]
         if any(type(h) is not Tensor for h in leaves):
             return True
-    return data.dim() == 3 and data.shape[0 if isinstance(x, PackedSequence) else 1] == 0
+    # a packed sequence's data is 2-D: a batch of 0 sequences is a padded (T, B, I) / (B, T, I) input
+    return data.dim() == 3 and data.shape[0 if batch_first else 1] == 0
 
 
 class _TorchLayer(RecurrentBase):
@@ -70,6 +69,7 @@ class _TorchLayer(RecurrentBase):
 
     kind: str = ""
     _torch_cls: type[nn.RNNBase] = nn.RNNBase
+    _cell_cls: type[Cell] = Cell
 
     def __init__(self, *args: Any, backend: str = "auto", recurrent_init: str = "uniform",
                  forget_bias: float | None = None, **kwargs: Any) -> None:
@@ -101,7 +101,7 @@ class _TorchLayer(RecurrentBase):
         """torch.nn's init, then the chosen recurrent init and forget-gate bias."""
         nn.RNNBase.reset_parameters(self)
         if getattr(self, "recurrent_init", "uniform") == "orthogonal":
-            orthogonal_recurrent_(self, _GATES[self.kind])
+            orthogonal_recurrent_(self, self._cell_cls.gates)
         if getattr(self, "forget_bias", None) is not None:
             forget_gate_bias_(self, self.forget_bias)
 
@@ -147,7 +147,7 @@ class _TorchLayer(RecurrentBase):
     def forward(self, input: Tensor | PackedSequence, hx: Any = None,
                 lengths: Tensor | list[int] | None = None) -> tuple[Any, Any]:
         """As torch.nn's forward, plus ``lengths (B,)``: see :meth:`RecurrentBase.forward`."""
-        if torch_path_required(input, hx, self._weight(self._flat_weights_names[0])):
+        if torch_path_required(input, hx, self._weight(self._flat_weights_names[0]), self.batch_first):
             return self._torch_forward(input, hx, lengths)
         return super().forward(input, hx, lengths)
 
@@ -186,6 +186,7 @@ class RNN(_TorchLayer, nn.RNN):
 
     kind = "elman"
     _torch_cls = nn.RNN
+    _cell_cls = ElmanCell
 
     def _make_cell(self, input_size: int) -> Cell:
         return ElmanCell(input_size, self.hidden_size, self.bias, self.nonlinearity, create_parameters=False)
@@ -202,6 +203,7 @@ class LSTM(_TorchLayer, nn.LSTM):
 
     kind = "lstm"
     _torch_cls = nn.LSTM
+    _cell_cls = LSTMCell
 
     def _make_cell(self, input_size: int) -> Cell:
         return LSTMCell(input_size, self.hidden_size, self.bias, proj_size=self.proj_size, create_parameters=False)
@@ -217,6 +219,7 @@ class GRU(_TorchLayer, nn.GRU):
 
     kind = "gru"
     _torch_cls = nn.GRU
+    _cell_cls = GRUCell
 
     def _make_cell(self, input_size: int) -> Cell:
         return GRUCell(input_size, self.hidden_size, self.bias, create_parameters=False)

@@ -395,9 +395,10 @@ def test_meta_device(kind):
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_batch_of_zero_sequences(kind):
-    ours, ref = pair(kind)
-    x = torch.zeros(5, 0, I, requires_grad=True)
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_batch_of_zero_sequences(kind, batch_first):
+    ours, ref = pair(kind, batch_first=batch_first)
+    x = torch.zeros((0, 5, I) if batch_first else (5, 0, I), requires_grad=True)
     got, want = ours(x), ref(x)
     close(got, want)
     got[0].sum().backward()
