@@ -22,6 +22,19 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for a test, the previous setting restored after it.
+
+    For tiny models: two threads spend more time synchronising than computing, many times
+    more on a busy machine. A module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")

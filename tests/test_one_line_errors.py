@@ -16,12 +16,7 @@ TINY_LM = ["--hidden-size", "8", "--embed-size", "8", "--num-layers", "1", "--ba
            "--no-progress", "--max-steps", "2", "--eval-every", "2", "--threads", "1"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def error_of(capsys, argv: list[str]) -> str:

@@ -7,19 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from rnnkit.cli import main
 from rnnkit.errors import RnnkitError
 from rnnkit.outputs import OutputError, atomic_file, atomic_path, check_output_path, is_temporary, write_atomic
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,7 @@ import torch
 from rnnkit.data import audio
 from rnnkit.errors import RnnkitError
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (two threads spend more time synchronising than computing here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def wav_bytes(samples: torch.Tensor, rate: int = 8000, channels: int = 1, width: int = 2) -> bytes:

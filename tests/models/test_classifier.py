@@ -8,14 +8,7 @@ import torch
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.pooling import MODES
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (two threads spend more time synchronising than computing here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 @pytest.mark.parametrize("pooling", MODES)

@@ -10,14 +10,7 @@ import torch
 from rnnkit.data import tagschemes
 from rnnkit.models.crf import CRF
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (no synchronisation cost); the previous setting is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 LABELS = ["B-A", "E-A", "I-A", "O", "S-A"]
 

@@ -9,14 +9,7 @@ import torch
 
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig, gaussian_nll
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: one thread is many times faster than two on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def make(decoder: str, trained: bool = True, **kw) -> Forecaster:

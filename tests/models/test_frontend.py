@@ -8,13 +8,7 @@ import torch
 from rnnkit.models import frontend as fe
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def test_plan_downsample_targets_about_48_steps():

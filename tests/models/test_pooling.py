@@ -8,14 +8,7 @@ import torch
 import rnnkit
 from rnnkit.models.pooling import MODES, Pooling
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (two threads spend more time synchronising than computing here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def _outputs(bidirectional: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -11,14 +11,7 @@ from rnnkit.models.birnn import BiRNN, reverse_within
 from rnnkit.models.charfeatures import CASING, CharEncoder, casing
 from rnnkit.models.tagger import SequenceTagger, TaggerBatch, TaggerConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (no synchronisation cost); the previous setting is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def test_reverse_within_is_an_involution():

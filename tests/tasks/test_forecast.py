@@ -8,20 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from rnnkit.cli import main
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import forecast
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: one thread is many times faster than two on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def train_flags(data: Path, out: Path, *extra: str) -> list[str]:

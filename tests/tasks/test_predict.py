@@ -7,18 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from rnnkit.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (two threads spend more time synchronising than computing here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 TINY = ["--hidden-size", "8", "--embed-size", "8", "--no-progress", "--threads", "1", "--epochs", "1"]
 

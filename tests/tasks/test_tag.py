@@ -7,21 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from rnnkit import cli
 from rnnkit.data import tagschemes
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import tag
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread (no synchronisation cost); the previous setting is restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 SMALL = ["--hidden-size", "24", "--word-embed-size", "16", "--char-embed-size", "8", "--char-hidden-size", "8",
          "--threads", "1", "--no-progress", "--lr", "0.01", "--batch-size", "8"]

@@ -23,12 +23,7 @@ FLAGS = ["--lag", "5", "--hidden-size", "4", "--valid-size", "8", "--test-size",
          "--threads", "1", "--log-every", "3", "--eval-every", "10", "--max-steps", "20"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
 
 
 def train_records(run: Path) -> list[tuple[int, float]]:
