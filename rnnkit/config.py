@@ -106,9 +106,10 @@ def as_flags(message: str, *classes: type) -> str:
 
 
 def given_flags(args: argparse.Namespace, cls: type) -> dict[str, Any]:
-    """The fields of ``cls`` that were given on the command line."""
+    """The fields of ``cls`` that were given on the command line (a field without help has no flag: a
+    flag of the same name in another section is not its)."""
     return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-            if getattr(args, f.name, None) is not None}
+            if f.metadata.get("help") and getattr(args, f.name, None) is not None}
 
 
 def build(cls: type, values: dict[str, Any], source: str, section: str | None = None,

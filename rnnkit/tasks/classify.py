@@ -10,10 +10,11 @@ below ``--test-below`` are the test set (FSDD's usual split). Training batches a
 length (:func:`rnnkit.data.batching.bucket_batches`, reshuffled per epoch from the seed, so a resumed
 run sees the same batches); evaluation reads batches sorted by length. The loss is cross-entropy,
 optionally weighted per class (``--class-weights balanced``: ``N / (C n_c)``, as scikit-learn),
-the same weights in training and validation. ``best.pt`` holds the lowest validation loss,
-``best-acc.pt`` the best validation accuracy (ties go to the lower loss); ``--select`` says which one
-scores the test set after training (accuracy, macro-F1, ``confusion.png``, ``confusion.json``) and
-answers ``rnnkit predict``.
+the same weights in training and validation. ``best.pt`` holds the model ``--select`` picks (the best
+validation accuracy by default, ties going to the lower loss; or macro-F1, the loss, the last
+evaluation); it scores the test set after training (accuracy, macro-F1, ``confusion.png``,
+``confusion.json``) and answers ``rnnkit predict`` and ``rnnkit evaluate``. Runs written before
+``--select`` moved to the Trainer kept the best accuracy in ``best-acc.pt``; they load as they did.
 
 Options left at ``auto`` (normalisation, the conv front end and its downsampling, epochs, warm-up,
 evaluation spacing, the model kept) are chosen from the training data by
@@ -48,11 +49,11 @@ from rnnkit.tasks import classify_auto as ca
 from rnnkit.tasks import classify_data as cd
 from rnnkit.tasks import classify_search, runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training.task import resolve_select
 from rnnkit.training.trainer import resolve_device
 
 TASK = "classify"
 POOL = 50  # bucketing pool, in batches
-BEST_ACC = "best-acc.pt"  # the weights with the best validation accuracy
 
 
 @dataclasses.dataclass
@@ -81,10 +82,8 @@ class DataConfig:
     split_seed: int = field(0, "seed of the validation hold-out")
     class_weights: str = field("none", "loss weight per class: none, or balanced (N / (C n_c), for imbalanced "
                                "labels)", choices=("none", "balanced"))
-    select: str = field("auto", "the model that scores the test set and answers rnnkit predict: the best "
-                        "validation accuracy (best-acc.pt; ties go to the lower loss), the lowest validation "
-                        f"loss (best.pt) or the final one (last.pt); auto: acc with {ca.MIN_SELECT} or more "
-                        "validation sequences, else last", choices=("auto", "acc", "loss", "last"))
+    # [data] select of runs saved before --select moved to [train]: no flag, read only to load those runs
+    select: str | None = dataclasses.field(default=None)
     auto: float = field(0.0, "seconds of a small search first (hidden size, learning rate; each scored on the "
                         "validation split, see rnnkit.tasks.classify_search), then the run trains the winner; 0: off")
     batch_size: int = field(32, "sequences per training step (split across processes under torchrun)")
@@ -137,16 +136,15 @@ class ClassifyTask:
 
     unit = "seq"
 
+    scores = ("acc", "macro_f1")  # what --select may pick best.pt by, besides the loss
+
     def __init__(self, train: Encoded, valid: Encoded, data: DataConfig, weights: Tensor | None, seed: int = 0,
-                 dist: distributed.DistInfo | None = None, keep: tuple[Path, dict[str, Any]] | None = None) -> None:
-        """``keep = (path, checkpoint header)``: write the weights with the best validation accuracy there."""
+                 dist: distributed.DistInfo | None = None) -> None:
         dist = dist or distributed.current()
         if data.batch_size % dist.world_size:
             raise RnnkitError(f"--batch-size {data.batch_size} must be divisible by the {dist.world_size} processes")
         self.train, self.valid, self.cfg, self.weights, self.seed, self.dist = train, valid, data, weights, seed, dist
         self._lengths = train.lengths
-        self.keep = keep
-        self.best = (-1.0, 0.0)  # (accuracy, -loss) of the weights in keep, compared as a tuple
         self.recent: deque[float] = deque(maxlen=ca.RECENT)  # the last training losses
 
     def _epoch_batches(self, epoch: int) -> list[list[int]]:
@@ -177,24 +175,21 @@ class ClassifyTask:
         self.recent.append(float(loss.detach()))  # for the early check that training left chance
         return loss, y.shape[0]
 
+    @property
+    def default_select(self) -> str:
+        return ca.resolve_select("auto", len(self.valid.inputs))
+
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        metrics = score(model, self.valid, self.cfg.eval_batch_size, self.weights)[0]
-        if (metrics["acc"], -metrics["loss"]) > self.best:
-            self.best = (metrics["acc"], -metrics["loss"])
-            if self.keep is not None and self.dist.is_main:
-                path, header = self.keep
-                state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-                checkpoint.save_atomic({**header, "model": state, "valid": metrics}, path)
-        return metrics
+        return score(model, self.valid, self.cfg.eval_batch_size, self.weights)[0]
 
     def describe(self, loss: float) -> dict[str, float]:
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": list(self.best)}
+        return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = tuple(state.get("best", (-1.0, 0.0)))  # type: ignore[assignment]
+        pass
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -327,13 +322,12 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
         extra = fe.series_extra_stats(prep.train.inputs) if model.normalize == "series" else (None, None)
         model.set_normalization(*cd.feature_stats(prep.train.inputs), *extra)
     weights = balanced_weights(prep.train.y, len(prep.classes)) if data.class_weights == "balanced" else None
-    data = dataclasses.replace(data, select=ca.resolve_select(data.select, len(prep.valid.inputs)))
     task = ClassifyTask(prep.train, prep.valid, data, weights, train_cfg.seed, dist)
     train_cfg = ca.resolve_train(train_cfg, task.num_batches())
+    train_cfg = dataclasses.replace(train_cfg, select=resolve_select(train_cfg.select, task))  # saved resolved
     resolved = {"task": TASK, **{name: cfgmod.to_dict(c) for name, c in
                                  (("data", data), ("audio", audio_cfg), ("model", model_cfg), ("train", train_cfg))}}
     extra_meta = {"classes": prep.classes, "vocab": prep.vocab.to_dict() if prep.vocab is not None else None}
-    task.keep = (run_dir / BEST_ACC, checkpoint.make(TASK, resolved, **extra_meta))
     if dist.is_main:
         runs.write_config(run_dir, resolved)
     sizes = " / ".join(str(len(s.inputs)) if s is not None else "-" for s in (prep.train, prep.valid, prep.test))
@@ -342,7 +336,7 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
         f"{inputs}; {model_cfg.num_layers}x{model_cfg.hidden_size} {'bi' if model_cfg.bidirectional else ''}"
         f"{model_cfg.cell.upper()} {model_cfg.pooling} pooling, {sum(p.numel() for p in model.parameters()):,} "
         f"parameters")
-    say(ca.describe(model_cfg, train_cfg, data.select))
+    say(ca.describe(model_cfg, train_cfg, train_cfg.select))
     for note in ca.split_notes(prep.train.y, prep.valid.y, prep.classes):
         say(note)
     meta = {"task": TASK, "config": resolved, **extra_meta,
@@ -353,10 +347,8 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
-    chosen = run_dir / {"acc": BEST_ACC, "loss": "best.pt", "last": "last.pt"}[data.select]
-    if not chosen.is_file():
-        chosen = run_dir / "best.pt"
-    model.load_state_dict(checkpoint.load(chosen, TASK)["model"])
+    chosen, ckpt = runs.load_checkpoint(run_dir, TASK)
+    model.load_state_dict(ckpt["model"])
     model.eval()
     # a model that learned nothing must say so: judged on the whole training split, in eval mode
     fitted = score(model, prep.train, data.eval_batch_size, weights)[0]
@@ -400,19 +392,10 @@ class LoadedRun:
 
 
 def load_run(run: str | Path, device: str = "cpu") -> LoadedRun:
-    """The model (eval mode) and input settings of a trained ``classify`` run: the checkpoint its ``--select``
-    chose (best-acc.pt or best.pt), else last.pt; or the checkpoint file given."""
+    """The model (eval mode) and input settings of a trained ``classify`` run: its best.pt (else last.pt;
+    an older run's ``best-acc.pt`` when its ``select`` chose that), or the checkpoint file given."""
     dev = resolve_device(device)
-    path = runs.find_checkpoint(run)
-    ckpt = checkpoint.load(path)
-    # runs saved before --select had "last" or "auto" chose best-acc.pt when it was there
-    select = ckpt.get("config", {}).get("data", {}).get("select", "acc")
-    wanted = {"acc": BEST_ACC, "last": "last.pt"}.get(select)
-    if Path(run).is_dir() and wanted is not None and (Path(run) / wanted).is_file():
-        path = Path(run) / wanted
-        ckpt = checkpoint.load(path)
-    if ckpt.get("task") != TASK:
-        raise RnnkitError(f"checkpoint {path} is from a {ckpt.get('task')!r} run, not {TASK!r}")
+    path, ckpt = runs.load_checkpoint(run, TASK)
     try:
         conf = ckpt["config"]
         model_cfg = cfgmod.build(ClassifierConfig, conf["model"], f"{path} (model config)", internal=True)

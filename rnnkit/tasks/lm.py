@@ -316,7 +316,7 @@ def _train(run_dir: Path, data: LMDataConfig, model_cfg: LMConfig, train_cfg: Tr
         raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
     if test_text is not None:
-        model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
+        model.load_state_dict(runs.load_checkpoint(run_dir, TASK)[1]["model"])  # a corrupt best.pt: last.pt
         model.eval()
         total, count = score_text(model, vocab, test_text, f"test text {data.test}", data.eval_batch_size, data.bptt)
         loss = total / count

@@ -32,7 +32,7 @@ from rnnkit.data import digits, synthetic
 from rnnkit.errors import RnnkitError
 from rnnkit.models.sequence import SequenceConfig, SequenceModel
 from rnnkit.tasks import runs
-from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training import StatelessTask, TrainConfig, Trainer, distributed
 from rnnkit.training.trainer import resolve_device
 
 PROBLEMS = ("adding", "copy", "seqdigits")
@@ -245,7 +245,7 @@ def _train(problem: str, run_dir: Path, data: Any, model_cfg: SequenceConfig, tr
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
-    model.load_state_dict(checkpoint.load(run_dir / "best.pt", problem)["model"])
+    model.load_state_dict(runs.load_checkpoint(run_dir, problem)[1]["model"])  # a corrupt best.pt: last.pt
     model.eval()
     with torch.no_grad():
         summary["test"] = task.score(model, task.test)

@@ -256,21 +256,23 @@ def write_config(run_dir: Path, config: dict[str, Any]) -> None:
 
 
 CHECKPOINTS = ("best.pt", "last.pt")  # what a command loads from a run directory, in this order
+# runs written before best.pt followed --select kept the model their task chose in a file of its own:
+# {task: (that file, the [data] select values that chose it, what a missing select meant)}
+LEGACY_BEST = {"classify": ("best-acc.pt", ("acc", "auto"), "acc"), "tag": ("best-score.pt", ("score",), None)}
 
 
-def load_checkpoint(run: str | Path, task: str | None = None,
-                    names: tuple[str, ...] = CHECKPOINTS) -> tuple[Path, dict[str, Any]]:
-    """``(path, checkpoint)`` of a run: the file itself, or the first of ``names`` in a run directory
-    that loads. One that is truncated or corrupt (its checksum does not match) is reported with a
-    warning line and the next one is used; when none loads, the first one's error is raised."""
-    p = Path(run)
-    if p.is_file():
-        return p, checkpoint.load(p, task)
-    if not p.exists():
-        raise RnnkitError(f"run {p}: no such directory or checkpoint file")
-    found = [p / name for name in names if (p / name).is_file()]
-    if not found:
-        raise RnnkitError(f"run {p} holds no checkpoint ({' or '.join(names)}); train it first")
+def _legacy_choice(run_dir: Path, ckpt: dict[str, Any]) -> str | None:
+    """The file an older classify or tag run chose (``best-acc.pt``, ``best-score.pt``, ``last.pt``), if any."""
+    conf = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+    if "select" in (conf.get("train") or {}) or ckpt.get("task") not in LEGACY_BEST:
+        return None  # a run of this rnnkit: best.pt is the chosen model
+    name, chose, missing = LEGACY_BEST[ckpt["task"]]
+    select = (conf.get("data") or {}).get("select", missing)
+    wanted = name if select in chose else "last.pt" if select == "last" else None
+    return wanted if wanted is not None and (run_dir / wanted).is_file() else None
+
+
+def _first_loadable(found: list[Path], task: str | None) -> tuple[Path, dict[str, Any]]:
     first: CheckpointError | None = None
     for i, path in enumerate(found):
         try:
@@ -287,6 +289,29 @@ def load_checkpoint(run: str | Path, task: str | None = None,
     if len(found) > 1:  # every one of them failed: the first error says what, this says there is no other
         raise CheckpointError(f"{first} ({', '.join(str(f) for f in found[1:])} can't be read either)")
     raise first
+
+
+def load_checkpoint(run: str | Path, task: str | None = None,
+                    names: tuple[str, ...] = CHECKPOINTS) -> tuple[Path, dict[str, Any]]:
+    """``(path, checkpoint)`` of a run: the file itself, or the first of ``names`` in a run directory
+    that loads. One that is truncated or corrupt (its checksum does not match) is reported with a
+    warning line and the next one is used; when none loads, the first one's error is raised.
+
+    An older classify or tag run whose saved ``select`` chose ``best-acc.pt`` / ``best-score.pt``
+    (or ``last.pt``) gives that file, falling back to the one found first when it does not load."""
+    p = Path(run)
+    if p.is_file():
+        return p, checkpoint.load(p, task)
+    if not p.exists():
+        raise RnnkitError(f"run {p}: no such directory or checkpoint file")
+    found = [p / name for name in names if (p / name).is_file()]
+    if not found:
+        raise RnnkitError(f"run {p} holds no checkpoint ({' or '.join(names)}); train it first")
+    path, ckpt = _first_loadable(found, task)
+    legacy = _legacy_choice(p, ckpt) if names == CHECKPOINTS else None
+    if legacy is not None and legacy != path.name:
+        return _first_loadable([p / legacy, path], task)
+    return path, ckpt
 
 
 def find_checkpoint(run: str | Path) -> Path:

@@ -15,9 +15,10 @@ sees the same batches.
 Evaluation on the validation file every epoch: the loss (negative log-likelihood per word),
 entity precision / recall / F1 (chunk tags) or token accuracy (plain tags). The validation
 loss and the score disagree about the best epoch (the loss punishes confident mistakes that
-the score forgives), so besides the Trainer's ``best.pt`` (lowest loss) the weights with the
-best score are kept in ``best-score.pt``; ``--select`` says which one the test file is scored
-with at the end (and :func:`predict` uses). All scores go to ``metrics.json``.
+the score forgives), so ``best.pt`` holds the best F1 (accuracy for plain tags) by default;
+``--select loss`` picks it by the loss instead. It scores the test file at the end (and
+:func:`predict` uses it). All scores go to ``metrics.json``. Runs written before ``--select``
+moved to the Trainer kept the best score in ``best-score.pt``; they load as they did.
 
 Tags in a validation or test file that training never saw: the model cannot predict them, so
 they count as misses in the scores (their gold strings are kept), and their sentences are left
@@ -49,10 +50,10 @@ from rnnkit.models.charfeatures import casing
 from rnnkit.models.tagger import SequenceTagger, TaggerBatch, TaggerConfig
 from rnnkit.tasks import options, runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training.task import resolve_select
 from rnnkit.training.trainer import resolve_device
 
 TASK = "tag"
-BEST_SCORE = "best-score.pt"  # the weights with the best validation F1 / accuracy
 PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 of the word and character vocabularies
 
 
@@ -76,9 +77,8 @@ class TagDataConfig:
     unk_replace: float = field(0.5, "probability of replacing a training word seen once by <unk> (per occurrence)")
     batch_size: int = field(32, "sentences per training step (split across processes under torchrun)")
     eval_batch_size: int = field(256, "sentences per forward pass when evaluating")
-    select: str = field("score", "the model scored on the test file and used by predict: the one with the best "
-                        "validation F1 or accuracy (kept in best-score.pt), or best.pt (lowest validation loss)",
-                        choices=("score", "loss"))
+    # [data] select of runs saved before --select moved to [train]: no flag, read only to load those runs
+    select: str | None = dataclasses.field(default=None)
 
 
 SECTIONS = {"data": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}
@@ -211,14 +211,14 @@ class TagTask:
     unit = "tok"
 
     def __init__(self, enc: Encoder, train: list[Sentence], valid: list[Sentence], data: TagDataConfig,
-                 seed: int = 0, dist: distributed.DistInfo | None = None, keep: tuple[Path, dict] | None = None
-                 ) -> None:
-        """``keep = (path, checkpoint header)``: write the weights with the best validation score there."""
+                 seed: int = 0, dist: distributed.DistInfo | None = None) -> None:
         dist = dist or distributed.current()
         if data.batch_size % dist.world_size:
             raise RnnkitError(f"--batch-size {data.batch_size} must be divisible by the {dist.world_size} processes")
-        self.enc, self.cfg, self.seed, self.dist, self.keep = enc, data, seed, dist, keep
-        self.best_score = -1.0
+        self.enc, self.cfg, self.seed, self.dist = enc, data, seed, dist
+        # what --select may pick best.pt by, besides the loss; entity scores only for chunk tags
+        self.scores = ("acc",) if enc.scheme == "none" else ("f1", "precision", "recall", "acc")
+        self.default_select = score_key(enc)
         self.train = Encoded(enc, [s.tokens for s in train], [s.tags for s in train])
         self.valid_sents = valid
         self.valid = Encoded(enc, [s.tokens for s in valid], [s.tags for s in valid])
@@ -247,27 +247,20 @@ class TagTask:
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         res = score(model, self.enc, self.valid, self.valid_sents, self.cfg.eval_batch_size)
-        value = res[score_key(self.enc)]
-        if value > self.best_score:
-            self.best_score = value
-            if self.keep is not None and self.dist.is_main:
-                path, header = self.keep
-                state = {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()}
-                checkpoint.save_atomic({**header, "model": state, "valid": value}, path)
         return {k: v for k, v in res.items() if isinstance(v, float)}
 
     def describe(self, loss: float) -> dict[str, float]:
         return {}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best_score": self.best_score}
+        return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best_score = state.get("best_score", -1.0)
+        pass
 
 
 def score_key(enc: Encoder) -> str:
-    """The validation score that selects ``best-score.pt``: entity F1, or token accuracy for plain tags."""
+    """The validation score that selects ``best.pt`` by default: entity F1, or token accuracy for plain tags."""
     return "acc" if enc.scheme == "none" else "f1"
 
 
@@ -358,10 +351,10 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
         model = SequenceTagger(model_cfg, enc.constraints() if scheme != "none" else None)
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"model options: {cfgmod.as_flags(str(e), TaggerConfig)}") from None
+    task = TagTask(enc, train_sents, valid_sents, data, train_cfg.seed, dist)
+    train_cfg = dataclasses.replace(train_cfg, select=resolve_select(train_cfg.select, task))  # saved resolved
     resolved = {"task": TASK, "data": cfgmod.to_dict(data), "model": cfgmod.to_dict(model_cfg),
                 "train": cfgmod.to_dict(train_cfg)}
-    header = checkpoint.make(TASK, resolved, encoder=enc.to_dict())
-    task = TagTask(enc, train_sents, valid_sents, data, train_cfg.seed, dist, (run_dir / BEST_SCORE, header))
     if dist.is_main:
         runs.write_config(run_dir, resolved)
     n_params = sum(p.numel() for p in model.parameters())
@@ -376,8 +369,8 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
-    chosen = run_dir / (BEST_SCORE if data.select == "score" and (run_dir / BEST_SCORE).is_file() else "best.pt")
-    model.load_state_dict(checkpoint.load(chosen, TASK)["model"])
+    chosen, ckpt = runs.load_checkpoint(run_dir, TASK)
+    model.load_state_dict(ckpt["model"])
     model.eval()
     scores = {"valid": score(model, enc, task.valid, valid_sents, data.eval_batch_size)}
     if test_sents is not None:
@@ -394,13 +387,10 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
 
 
 def load_run(run: str | Path, device: str = "cpu") -> tuple[SequenceTagger, Encoder, dict[str, Any], Path]:
-    """``(model in eval mode, encoder, resolved config, checkpoint path)`` of a trained tagging run."""
+    """``(model in eval mode, encoder, resolved config, checkpoint path)`` of a trained tagging run: its
+    best.pt (else last.pt; an older run's ``best-score.pt`` when its ``select`` chose that), or the file given."""
     dev = resolve_device(device)
-    path = runs.find_checkpoint(run)
-    if Path(run).is_dir() and (Path(run) / BEST_SCORE).is_file():
-        if checkpoint.load(path, TASK)["config"]["data"].get("select") == "score":
-            path = Path(run) / BEST_SCORE
-    ckpt = checkpoint.load(path, TASK)
+    path, ckpt = runs.load_checkpoint(run, TASK)
     try:
         enc = Encoder.from_dict(ckpt["encoder"])
         conf = ckpt["config"]

@@ -313,7 +313,7 @@ def _train(run_dir: Path, data: TranslateDataConfig, model_cfg: Seq2SeqConfig, d
     except (ValueError, TypeError) as e:
         raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
     summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
-    model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
+    model.load_state_dict(runs.load_checkpoint(run_dir, TASK)[1]["model"])  # a corrupt best.pt: last.pt
     model.eval()
     with torch.no_grad():
         summary["test"], hyps = test_scores(model, codecs, splits["test"], decode_cfg, data.eval_batch_size)

@@ -31,7 +31,10 @@ class TrainConfig:
     clip_norm: float = field(5.0, "clip gradients to this global L2 norm (0: off); the norm is logged either way")
     clip_value: float = field(0.0, "clip each gradient element to [-v, v] (0: off)")
     eval_every: int = field(0, "evaluate every N steps (0: at the end of each epoch)")
-    patience: int = field(0, "stop after this many evaluations without a better validation loss (0: never)")
+    select: str = field("auto", "the validation metric that picks best.pt: loss (lower is better), a score the "
+                        "task reports (acc, f1, macro_f1, ...: higher is better, ties go to the lower loss), or last "
+                        "(the latest evaluation); auto: the task's own (lm: loss, classify: acc, tag: f1 or acc)")
+    patience: int = field(0, "stop after this many evaluations without a better --select metric (0: never)")
     target_loss: float = field(0.0, "stop once the validation loss is below this (0: never), e.g. a task solved")
     precision: str = field("auto", "arithmetic: fp32, or mixed bf16/fp16 (auto: fp16 or bf16 on CUDA, fp32 on CPU)",
                            choices=("auto", "fp32", "bf16", "fp16"))

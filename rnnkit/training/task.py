@@ -22,6 +22,12 @@ class Task(Protocol):
     - ``state_dict()`` / ``load_state_dict()``: state carried between batches (e.g. the hidden state
       of truncated BPTT), so a resumed run continues exactly where it stopped. Tensors, lists,
       tuples, dicts and numbers only.
+
+    Optional (read with ``getattr``, so a task without them selects by the loss):
+
+    - ``scores``: the names of ``evaluate``'s metrics where higher is better (``("acc", "macro_f1")``),
+      which ``--select`` may name to pick ``best.pt`` by.
+    - ``default_select``: what ``--select auto`` means for this task (``"loss"`` when absent).
     """
 
     unit: str
@@ -41,6 +47,19 @@ class Task(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def resolve_select(select: str, task: Any) -> str:
+    """The metric ``best.pt`` is picked by: ``select`` itself, or the task's default for ``auto``;
+    a one-line error for a name the task's validation does not report."""
+    from rnnkit.errors import RnnkitError
+
+    scores = tuple(getattr(task, "scores", ()))
+    name = getattr(task, "default_select", "loss") if select == "auto" else select
+    if name not in ("loss", "last", *scores):
+        raise RnnkitError(f"--select {select}: this task's validation reports "
+                          f"{', '.join(('loss', *scores))} (or use last: the latest evaluation)")
+    return name
 
 
 class StatelessTask:

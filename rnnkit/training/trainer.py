@@ -5,15 +5,18 @@ Per step: forward and loss under autocast (mixed precision when configured), bac
 (scaled for fp16), the global gradient norm (always computed and logged; clipped when
 ``clip_norm`` > 0), a check for non-finite values (skip or stop), the optimizer step and the
 learning rate of the next step. Every ``eval_every`` steps (or each epoch) the task evaluates;
-the best validation loss is kept in ``best.pt``, everything needed to resume in ``last.pt``.
+the weights with the best validation metric named by ``select`` (the loss by default, or a score
+the task reports such as accuracy or F1: see :func:`~rnnkit.training.task.resolve_select`) are kept
+in ``best.pt``, everything needed to resume in ``last.pt``. One pair of files for every task: a
+command that loads a run reads ``best.pt``, else ``last.pt``.
 
 Run directory::
 
     config.json    the resolved configuration (written by the task's command)
     metrics.jsonl  one record per log interval ("split": "train") and per evaluation ("valid")
-    curves.png     training and validation loss against step
+    curves.png     training and validation loss against step, and the selection metric
     last.pt        model, optimizer, schedule, RNG states, data position, carried task state
-    best.pt        the same at the best validation loss so far
+    best.pt        the same at the best validation metric so far
 
 Resuming loads ``last.pt`` and continues from the next batch with the same RNG states and
 carried state, so a killed run resumed reaches the same weights as one never interrupted
@@ -40,7 +43,7 @@ from rnnkit.errors import Interrupted, RnnkitError
 from rnnkit.training import checkpoint, distributed
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.log import MetricsLog, plot_curves
-from rnnkit.training.task import Task
+from rnnkit.training.task import Task, resolve_select
 
 MAX_SKIPS = 10  # consecutive non-finite steps before a "skip" run gives up
 PLAIN_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
@@ -103,6 +106,7 @@ class Trainer:
         config.validate()
         self.config = config
         self.task = task
+        self.select = resolve_select(config.select, task)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.meta = dict(meta or {})
         self.on_step = list(on_step or [])
@@ -132,7 +136,10 @@ class Trainer:
         self.epoch = 0
         self.batch = 0  # index of the next batch within the epoch
         self.elapsed = 0.0  # seconds of training so far, across resumes
-        self.best = math.inf
+        self.best = math.inf  # the lowest validation loss
+        # what picked best.pt, larger is better: [-loss], [score, -loss] (ties go to the lower loss) or [step]
+        self.best_key: list[float] | None = None
+        self.best_metrics: dict[str, float] = {}
         self.bad_evals = 0
         self.plateau_scale = 1.0
         self.plateau_best = math.inf
@@ -191,7 +198,8 @@ class Trainer:
     def _trainer_state(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("step", "epoch", "batch", "elapsed", "best", "bad_evals",
                                                "plateau_scale", "plateau_best", "plateau_bad", "skipped",
-                                               "evaluated_at", "last_metrics", "window")}
+                                               "evaluated_at", "last_metrics", "window", "best_key",
+                                               "best_metrics")}
 
     def save(self, name: str) -> None:
         """Write ``run_dir/name`` atomically (rank 0 writes; every rank contributes its RNG and task state)."""
@@ -223,6 +231,8 @@ class Trainer:
         _set_rng_state(mine["rng"])
         self.task.load_state_dict(mine["task"])
         self.window = {**dict.fromkeys(WINDOW, 0.0), **self.window}  # older checkpoints: none saved
+        if self.best_key is None and self.select == "loss" and math.isfinite(self.best):
+            self.best_key = [-self.best]  # a checkpoint from before best_key: its best.pt was the lowest loss
         if self.log.path is not None:
             self.log.truncate_after(self.step)
 
@@ -281,14 +291,34 @@ class Trainer:
             self.model.train()
         return metrics
 
+    def _key(self, metrics: dict[str, float]) -> list[float]:
+        """How good ``metrics`` are by ``select``, as a list compared element-wise (larger is better)."""
+        loss = float(metrics["loss"])
+        if self.select == "loss":
+            return [-loss]
+        if self.select == "last":
+            return [float(self.step)]
+        if not isinstance(metrics.get(self.select), (int, float)):
+            raise RnnkitError(f"--select {self.select}: the task's validation did not report it "
+                              f"(it reported {', '.join(metrics)})")
+        return [float(metrics[self.select]), -loss]
+
+    def watched(self) -> str:
+        """The validation metric patience waits on: the selection metric (the loss for ``last``)."""
+        return "loss" if self.select == "last" else self.select
+
     def _after_eval(self, metrics: dict[str, float]) -> None:
         loss = metrics["loss"]
         c = self.config
-        improved = loss < self.best
-        if improved:
-            self.best, self.bad_evals = loss, 0
+        key = self._key(metrics)
+        improved = self.best_key is None or key > self.best_key  # a NaN compares false: never the best
+        better = loss < self.best if self.select == "last" else improved
+        self.best = min(self.best, loss) if math.isfinite(loss) else self.best
+        if improved and all(math.isfinite(v) for v in key):
+            self.best_key, self.best_metrics = key, dict(metrics)
         else:
-            self.bad_evals += 1
+            improved = False
+        self.bad_evals = 0 if better else self.bad_evals + 1
         if c.schedule == "plateau":
             if loss < self.plateau_best:
                 self.plateau_best, self.plateau_bad = loss, 0
@@ -303,14 +333,14 @@ class Trainer:
         self.log.write({"step": self.step, "epoch": done, "split": "valid", **metrics, "time": round(self.elapsed, 2)})
         derived = " | ".join(f"{k} {v:.4g}" for k, v in metrics.items())
         self._print(f"step {self.step} | epoch {done:.2f} | valid {derived} | "
-                    f"{self.elapsed:.0f}s{' | best' if improved else ''}")
+                    f"{self.elapsed:.0f}s{' | best' if improved and self.select != 'last' else ''}")
         if improved:
             self.save("best.pt")
         self.save("last.pt")
         if self.dist.is_main and self.run_dir is not None:
             plot_curves(self.log.records(), self.run_dir / "curves.png", title=self.meta.get("title", ""))
         if c.patience > 0 and self.bad_evals >= c.patience:
-            self.stop_reason = f"early stop: no better validation loss in {c.patience} evaluations"
+            self.stop_reason = f"early stop: no better validation {self.watched()} in {c.patience} evaluations"
         elif c.target_loss > 0 and loss < c.target_loss:
             self.stop_reason = f"validation loss {loss:.4g} below the target {c.target_loss:g}"
 
@@ -403,10 +433,13 @@ class Trainer:
                 self._after_eval(self.evaluate())
         finally:
             bar.close()
+        chosen = ("the last evaluation" if self.select == "last" else
+                  f"valid {self.select} {self.best_metrics.get(self.select, math.nan):.4f}")
         self._print(f"done: {self.stop_reason}; {self.step} steps in {self.elapsed:.0f}s; "
-                    f"best valid loss {self.best:.4f}")
+                    f"best valid loss {self.best:.4f}; best.pt: {chosen}")
         return {"steps": self.step, "epochs": self.epoch + self.batch / max(1, per_epoch),
                 "seconds": self.elapsed, "best_loss": self.best, "last": self.last_metrics,
+                "select": self.select, "best": self.best_metrics,
                 "items_per_s": items_total * self.dist.world_size / train_time if train_time else 0.0,
                 "stop_reason": self.stop_reason}
 
@@ -450,7 +483,7 @@ class Trainer:
         elif c.max_time > 0 and distributed.any_true(self.elapsed >= c.max_time):
             self.stop_reason = f"time limit {c.max_time:g}s reached"
         elif c.patience > 0 and self.bad_evals >= c.patience:  # a resumed run that had stopped early
-            self.stop_reason = f"early stop: no better validation loss in {c.patience} evaluations"
+            self.stop_reason = f"early stop: no better validation {self.watched()} in {c.patience} evaluations"
         elif c.target_loss > 0 and self.last_metrics.get("loss", math.inf) < c.target_loss:
             self.stop_reason = f"validation loss {self.last_metrics['loss']:.4g} below the target {c.target_loss:g}"
 

@@ -49,12 +49,14 @@ def test_text_run_writes_everything_and_resumes(sst: Path, tmp_path: Path, capsy
     assert 0 <= test["acc"] <= 1 and 0 <= test["macro_f1"] <= 1 and test["loss"] > 0
     assert {"config.json", "curves.png", "best.pt", "last.pt", "confusion.png", "confusion.json"} <= \
         {p.name for p in run.iterdir()}
-    # the test set is scored with the best validation accuracy (ties: lower loss), kept in best-acc.pt
+    # the test set is scored with the best validation accuracy (ties: lower loss): the Trainer's best.pt,
+    # and no copy of its own
     valid = [r for r in records(run) if r["split"] == "valid"]
     best = max(valid, key=lambda r: (r["acc"], -r["loss"]))
-    kept = torch.load(run / "best-acc.pt", weights_only=True)
-    assert test["checkpoint"] == "best-acc.pt" and kept["valid"]["acc"] == best["acc"]
-    assert classify.load_run(run).path.name == "best-acc.pt"
+    kept = torch.load(run / "best.pt", weights_only=True)
+    assert test["checkpoint"] == "best.pt" and not (run / "best-acc.pt").exists()
+    assert kept["trainer"]["best_metrics"]["acc"] == best["acc"] and kept["trainer"]["step"] == best["step"]
+    assert classify.load_run(run).path.name == "best.pt"
     confusion = json.loads((run / "confusion.json").read_text())
     assert confusion["labels"] == ["0", "1"] and sum(map(sum, confusion["matrix"])) == 40
     loaded = classify.load_run(run)
@@ -175,11 +177,14 @@ def test_defaults_learn_a_real_ucr_set_quickly(data_dir: Path, tmp_path: Path, c
     assert "defaults: series normalisation, no front end, 500 epochs, 50 warm-up steps" in err
     assert "warning" not in err
     test = [r for r in records(run) if r["split"] == "test"][-1]
-    assert test["acc"] > 0.8 and test["checkpoint"] == "last.pt"  # chance 0.5; 1-NN ED 0.955 on the full set
+    assert test["acc"] > 0.8 and test["checkpoint"] == "best.pt"  # chance 0.5; 1-NN ED 0.955 on the full set
     assert cpu < 30
     saved = json.loads((run / "config.json").read_text())
-    assert saved["train"]["epochs"] == 500 and saved["data"]["select"] == "last"  # resolved, so resumes agree
-    assert classify.load_run(run).path.name == "last.pt"
+    assert saved["train"]["epochs"] == 500 and saved["train"]["select"] == "last"  # resolved, so resumes agree
+    # 6 validation series: too few to pick by accuracy, so best.pt is the final model
+    best, last = (torch.load(run / n, weights_only=True) for n in ("best.pt", "last.pt"))
+    assert all(torch.equal(best["model"][k], last["model"][k]) for k in best["model"])
+    assert classify.load_run(run).path.name == "best.pt"
 
 
 def test_long_series_get_the_conv_front_end(data_dir: Path, tmp_path: Path, capsys):

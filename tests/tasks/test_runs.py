@@ -184,3 +184,44 @@ def test_an_input_error_leaves_no_run_directory(tmp_path: Path, capsys, task):
     out.mkdir(parents=True)  # the user's own directory is kept
     assert main(["train", task, "--data", str(tmp_path / "missing.txt"), "--out", str(out)]) == 2
     assert out.is_dir() and not list(out.iterdir())
+
+
+def _save_task(path: Path, task: str, w: float, conf: dict) -> None:
+    checkpoint.save_atomic(checkpoint.make(task, conf, model={"w": torch.full((8,), w)}), path)
+
+
+@pytest.mark.parametrize(("task", "legacy", "select"), [("classify", "best-acc.pt", "acc"),
+                                                         ("classify", "best-acc.pt", None),
+                                                         ("tag", "best-score.pt", "score")])
+def test_older_runs_load_the_file_their_select_chose(tmp_path: Path, task: str, legacy: str, select: str | None,
+                                                     capsys):
+    # what classify and tag wrote before best.pt followed --select: [data] select, and the chosen model apart
+    run = tmp_path / task
+    conf = {"data": {} if select is None else {"select": select}, "train": {}}
+    _save_task(run / "best.pt", task, 1.0, conf)
+    _save_task(run / "last.pt", task, 2.0, conf)
+    _save_task(run / legacy, task, 3.0, conf)
+    path, ckpt = runs.load_checkpoint(run, task)
+    assert path == run / legacy and float(ckpt["model"]["w"][0]) == 3.0
+    # a corrupt legacy file: the run's best.pt, with a warning
+    data = bytearray((run / legacy).read_bytes())
+    at = data.find(torch.full((8,), 3.0).numpy().tobytes())
+    data[at:at + 8] = b"\xff" * 8
+    (run / legacy).write_bytes(bytes(data))
+    path, _ = runs.load_checkpoint(run, task)
+    assert path == run / "best.pt" and f"warning: checkpoint {run / legacy} is corrupt" in capsys.readouterr().err
+
+
+def test_older_runs_that_chose_another_file_and_new_runs_load_best_pt(tmp_path: Path):
+    old_loss = tmp_path / "loss"  # an older classify run with --select loss: best.pt, as before
+    for name, w in (("best.pt", 1.0), ("last.pt", 2.0), ("best-acc.pt", 3.0)):
+        _save_task(old_loss / name, "classify", w, {"data": {"select": "loss"}, "train": {}})
+    assert runs.load_checkpoint(old_loss)[0] == old_loss / "best.pt"
+    old_last = tmp_path / "last"  # an older classify run with --select last: last.pt
+    for name, w in (("best.pt", 1.0), ("last.pt", 2.0), ("best-acc.pt", 3.0)):
+        _save_task(old_last / name, "classify", w, {"data": {"select": "last"}, "train": {}})
+    assert runs.load_checkpoint(old_last)[0] == old_last / "last.pt"
+    new = tmp_path / "new"  # this rnnkit's runs save train.select: a stray best-acc.pt is not theirs
+    for name, w in (("best.pt", 1.0), ("last.pt", 2.0), ("best-acc.pt", 3.0)):
+        _save_task(new / name, "classify", w, {"data": {"select": None}, "train": {"select": "acc"}})
+    assert runs.load_checkpoint(new)[0] == new / "best.pt"

@@ -40,16 +40,18 @@ def test_conll2003_ner_end_to_end(data_dir, tmp_path):
                      "--format", "conll", "--scheme", "bioes", "--crf", "--char-features", "--epochs", "3",
                      "--out", str(run), *SMALL])
     assert code == 0
-    for name in ("config.json", "metrics.jsonl", "best.pt", "last.pt", "metrics.json", "best-score.pt"):
+    for name in ("config.json", "metrics.jsonl", "best.pt", "last.pt", "metrics.json"):
         assert (run / name).is_file(), name
+    assert not (run / "best-score.pt").exists()  # one best.pt, picked by F1: no copy of its own
     scores = json.loads((run / "metrics.json").read_text())
-    assert scores["scheme"] == "bioes" and scores["checkpoint"] == "best-score.pt"
+    assert scores["scheme"] == "bioes" and scores["checkpoint"] == "best.pt"
+    assert json.loads((run / "config.json").read_text())["train"]["select"] == "f1"
     assert set(scores["test"]["per_type"]) <= {"PER", "ORG", "LOC", "MISC"}
     assert scores["test"]["f1"] > 10  # a model that tags nothing scores 0
     valid_f1 = [r["f1"] for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())
                 if r.get("split") == "valid"]
     assert len(valid_f1) == 3
-    # best-score.pt holds the epoch with the best validation F1; evaluate() scores any checkpoint on a file
+    # best.pt holds the epoch with the best validation F1; evaluate() scores any checkpoint on a file
     assert tag.evaluate(run, valid)["f1"] == pytest.approx(max(valid_f1))
     last = tag.evaluate(run / "last.pt", valid)
     assert last["checkpoint"].endswith("last.pt") and last["f1"] == pytest.approx(valid_f1[-1])
@@ -70,6 +72,9 @@ def test_ud_upos_end_to_end(data_dir, tmp_path):
     summary = tag.train(tmp_path / "run", _configs(train, dev, dev, fmt="conllu", crf=False, epochs=4,
                                                    select="loss"))
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["checkpoint"] == "best.pt"
+    valid = [json.loads(r) for r in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+             if json.loads(r).get("split") == "valid"]
+    assert summary["select"] == "loss" and summary["best"]["loss"] == min(r["loss"] for r in valid)
     # the most frequent tag (NOUN) is about 17% of the words
     assert summary["test"]["acc"] > 40
     out = next(tag.predict(tmp_path / "run", ["The cat sat on the mat ."]))
@@ -78,7 +83,7 @@ def test_ud_upos_end_to_end(data_dir, tmp_path):
 
 
 def _configs(train: Path, valid: Path, test: Path | None, fmt: str = "conll", crf: bool = True,
-             epochs: int = 1, **data: object) -> dict:
+             epochs: int = 1, select: str = "auto", **data: object) -> dict:
     from rnnkit.models.tagger import TaggerConfig
     from rnnkit.training import TrainConfig
 
@@ -86,7 +91,7 @@ def _configs(train: Path, valid: Path, test: Path | None, fmt: str = "conll", cr
                                       format=fmt, batch_size=8, **data),
             "model": TaggerConfig(hidden_size=24, word_embed_size=16, char_embed_size=8, char_hidden_size=8,
                                   crf=crf),
-            "train": TrainConfig(epochs=epochs, lr=0.01, threads=1, progress=False)}
+            "train": TrainConfig(epochs=epochs, lr=0.01, threads=1, progress=False, select=select)}
 
 
 def test_unknown_tags_at_evaluation_are_noted_and_scored_as_misses(tmp_path, capsys):
