@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -52,9 +53,12 @@ def summary(cm: Tensor) -> dict[str, float]:
     return {"acc": accuracy(cm), "macro_f1": macro_f1(cm)}
 
 
-def plot_confusion(cm: Tensor, labels: Sequence[str], path: str | Path, title: str = "") -> Path:
-    """Write the confusion matrix as a PNG: rows true classes, columns predictions, cells the counts,
-    shaded by the fraction of the row (so rare classes read as clearly as frequent ones)."""
+def confusion_figure(cm: Tensor, labels: Sequence[str], title: str = "") -> Any:
+    """The figure of :func:`plot_confusion`. The title and the scores are wrapped to the figure's width
+    and drawn above the whole figure: a two-class matrix is a small figure, and a title centred on its
+    axes alone ran past both edges."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -64,7 +68,8 @@ def plot_confusion(cm: Tensor, labels: Sequence[str], path: str | Path, title: s
     rows = cm.double().sum(1, keepdim=True).clamp(min=1)
     frac = (cm.double() / rows).numpy()
     size = min(14.0, 2.5 + 0.45 * C)
-    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    width = max(size + 1.2, 4.8)
+    fig, ax = plt.subplots(figsize=(width, size + 0.6))
     im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
     if C <= 30:  # the counts stay legible up to about this many classes
         for i in range(C):
@@ -75,11 +80,26 @@ def plot_confusion(cm: Tensor, labels: Sequence[str], path: str | Path, title: s
     ax.set_yticks(range(C), [str(x) for x in labels])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    acc = accuracy(cm)
-    ax.set_title(f"{title + ': ' if title else ''}accuracy {acc:.4f}, macro-F1 {macro_f1(cm):.4f}", fontsize=10)
+    scores = f"accuracy {accuracy(cm):.4f}, macro-F1 {macro_f1(cm):.4f}"
+    chars = int(width * 72 / (10 * 0.62)) - 2  # characters of a 10-point line that fit the width
+    lines = [*textwrap.wrap(title, chars), scores] if title else [scores]
+    fig.suptitle("\n".join(lines), fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
     fig.tight_layout()
+    return fig
+
+
+def plot_confusion(cm: Tensor, labels: Sequence[str], path: str | Path, title: str = "") -> Path:
+    """Write the confusion matrix as a PNG: rows true classes, columns predictions, cells the counts,
+    shaded by the fraction of the row (so rare classes read as clearly as frequent ones)."""
+    import matplotlib.pyplot as plt
+
+    from rnnkit.outputs import write_atomic
+
+    fig = confusion_figure(cm, labels, title)
     path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    finally:
+        plt.close(fig)
     return path

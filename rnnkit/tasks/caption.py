@@ -101,6 +101,7 @@ class CaptionTask(StatelessTask):
     """Composed digit images as a Trainer task (see the module docstring)."""
 
     unit = "img"
+    loss_label = "loss (nats per caption token)"
 
     def __init__(self, cfg: CaptionDataConfig, seed: int = 0, dist: distributed.DistInfo | None = None) -> None:
         dist = dist or distributed.current()

@@ -135,7 +135,7 @@ class ClassifyTask:
     """Sequence classification as a Trainer task (see the module docstring)."""
 
     unit = "seq"
-
+    loss_label = "loss (cross-entropy per sequence)"
     scores = ("acc", "macro_f1")  # what --select may pick best.pt by, besides the loss
 
     def __init__(self, train: Encoded, valid: Encoded, data: DataConfig, weights: Tensor | None, seed: int = 0,

@@ -123,6 +123,7 @@ class LMTask:
     """Truncated-BPTT language modelling on one token stream (see the module docstring)."""
 
     unit = "tok"
+    loss_label = "loss (nats per token)"
 
     def __init__(self, train_ids: Tensor, valid_ids: Tensor, data: LMDataConfig,
                  dist: distributed.DistInfo | None = None) -> None:

@@ -119,6 +119,10 @@ class GeneratedTask(StatelessTask):
         self.valid = self.make(data.valid_size, torch.Generator().manual_seed(10**12 + data.data_seed))
         self.test = self.make(data.test_size, torch.Generator().manual_seed(2 * 10**12 + data.data_seed))
 
+    @property
+    def loss_label(self) -> str:
+        return "loss (MSE per sequence)" if self.problem == "adding" else "loss (nats per output step)"
+
     def make(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
         c = self.cfg
         if self.problem == "adding":
@@ -159,6 +163,8 @@ class GeneratedTask(StatelessTask):
 
 class DigitsTask(StatelessTask):
     """Sequential digits as a Trainer task: the training images reshuffled every epoch (seeded)."""
+
+    loss_label = "loss (cross-entropy per sequence)"
 
     def __init__(self, data: DigitsConfig, seed: int = 0, dist: distributed.DistInfo | None = None) -> None:
         dist = dist or distributed.current()

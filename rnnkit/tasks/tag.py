@@ -209,6 +209,7 @@ class TagTask:
     """Sentences in length-bucketed batches, reshuffled every epoch (seeded); loss and scores as the module says."""
 
     unit = "tok"
+    loss_label = "loss (nats per word)"
 
     def __init__(self, enc: Encoder, train: list[Sentence], valid: list[Sentence], data: TagDataConfig,
                  seed: int = 0, dist: distributed.DistInfo | None = None) -> None:

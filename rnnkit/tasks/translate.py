@@ -153,6 +153,7 @@ class TranslateTask(StatelessTask):
     """Sentence pairs as a Trainer task: bucketed, shuffled batches (seeded per epoch), token cross-entropy."""
 
     unit = "tok"
+    loss_label = "loss (nats per target token)"
 
     def __init__(self, cfg: TranslateDataConfig, splits: dict[str, Pairs], codecs: tuple[Codec, Codec],
                  seed: int = 0, dist: distributed.DistInfo | None = None, say: Any = None) -> None:

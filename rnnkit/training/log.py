@@ -43,29 +43,61 @@ class MetricsLog:
         write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-def plot_curves(records: list[dict[str, Any]], path: str | Path, title: str = "") -> bool:
-    """Training and validation loss against step, as a PNG. False (and no file) without matplotlib."""
-    try:
-        import matplotlib
+def curves_figure(records: list[dict[str, Any]], title: str = "", loss_label: str = "loss",
+                  metric: str | None = None) -> Any:
+    """The figure of :func:`plot_curves`: the loss on the left (``loss_label`` names its unit), and, when
+    ``metric`` is a validation score other than the loss, that score on the right with its best marked."""
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    valid = [r for r in records if r.get("split") == "valid"]
+    score = metric not in (None, "loss", "last") and any(_finite(r.get(metric)) for r in valid)
+    fig, axes = plt.subplots(1, 2 if score else 1, figsize=(12, 4.2) if score else (7, 4.2), dpi=110, squeeze=False)
+    ax = axes[0][0]
     for split, style in (("train", "-"), ("valid", "o-")):
-        pts = [(r["step"], r["loss"]) for r in records
-               if r.get("split") == split and isinstance(r.get("loss"), float) and math.isfinite(r["loss"])]
+        pts = [(r["step"], r["loss"]) for r in records if r.get("split") == split and _finite(r.get("loss"))]
         if pts:
             xs, ys = zip(*pts)
             ax.plot(xs, ys, style, label=split, markersize=3, linewidth=1.2)
     ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats per token)")
+    ax.set_ylabel(loss_label)
     ax.grid(alpha=0.3)
     ax.legend()
+    if score:
+        right = axes[0][1]
+        pts = [(r["step"], r[metric]) for r in valid if _finite(r.get(metric))]
+        xs, ys = zip(*pts)
+        right.plot(xs, ys, "o-", color="C1", markersize=3, linewidth=1.2, label=f"valid {metric}")
+        # the evaluation best.pt holds: the highest score, ties going to the lower loss (as the Trainer picks)
+        best = max(pts, key=lambda p: (p[1], -next(r["loss"] for r in valid if r["step"] == p[0])))
+        right.plot([best[0]], [best[1]], "*", color="C3", markersize=12, label=f"best.pt ({best[1]:.4g})")
+        right.set_xlabel("step")
+        right.set_ylabel(f"validation {metric} (higher is better)")
+        right.grid(alpha=0.3)
+        right.legend()
     if title:
-        ax.set_title(title)
-    save_figure(fig, path)
+        if score:
+            fig.suptitle(title)
+        else:
+            ax.set_title(title)
+    return fig
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def plot_curves(records: list[dict[str, Any]], path: str | Path, title: str = "", loss_label: str = "loss",
+                metric: str | None = None) -> bool:
+    """Training and validation loss against step (and the selection ``metric``), as a PNG. False (and
+    no file) without matplotlib."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    save_figure(curves_figure(records, title, loss_label, metric), path)
     return True
 
 

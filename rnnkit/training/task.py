@@ -28,6 +28,8 @@ class Task(Protocol):
     - ``scores``: the names of ``evaluate``'s metrics where higher is better (``("acc", "macro_f1")``),
       which ``--select`` may name to pick ``best.pt`` by.
     - ``default_select``: what ``--select auto`` means for this task (``"loss"`` when absent).
+    - ``loss_label``: the loss axis of ``curves.png`` with its unit (``"loss (nats per token)"``;
+      ``"loss"`` when absent).
     """
 
     unit: str

@@ -338,7 +338,8 @@ class Trainer:
             self.save("best.pt")
         self.save("last.pt")
         if self.dist.is_main and self.run_dir is not None:
-            plot_curves(self.log.records(), self.run_dir / "curves.png", title=self.meta.get("title", ""))
+            plot_curves(self.log.records(), self.run_dir / "curves.png", title=self.meta.get("title", ""),
+                        loss_label=getattr(self.task, "loss_label", "loss"), metric=self.select)
         if c.patience > 0 and self.bad_evals >= c.patience:
             self.stop_reason = f"early stop: no better validation {self.watched()} in {c.patience} evaluations"
         elif c.target_loss > 0 and loss < c.target_loss:

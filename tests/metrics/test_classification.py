@@ -36,3 +36,19 @@ def test_png(tmp_path: Path):
     cm = torch.tensor([[5, 1], [2, 7]])
     out = m.plot_confusion(cm, ["neg", "pos"], tmp_path / "cm.png", "test")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("classes", [2, 3, 12])
+def test_the_title_fits_the_figure(classes: int):
+    # a two-class matrix is a small figure: its title (the split, the sequence count, the checkpoint,
+    # then the scores) must wrap inside it, not run past the edges
+    cm = torch.eye(classes, dtype=torch.long) * 7 + 1
+    fig = m.confusion_figure(cm, [f"class{i}" for i in range(classes)],
+                             "test, 1821 sequences, best.pt of runs/sst2-gru-attention-20261202")
+    fig.canvas.draw()
+    box, width, height = fig._suptitle.get_window_extent(), fig.bbox.width, fig.bbox.height
+    assert 0 <= box.x0 < box.x1 <= width and 0 <= box.y0 < box.y1 <= height
+    assert fig._suptitle.get_text().endswith(f"accuracy {m.accuracy(cm):.4f}, macro-F1 {m.macro_f1(cm):.4f}")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
