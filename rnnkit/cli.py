@@ -174,11 +174,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for torch; one token at a time is fastest on 1 (default: 1; 0: torch's choice)")
     add_flags(s, SampleConfig, "sampling options")
 
-    e = sub.add_parser("evaluate", help="loss, perplexity and bits per character of a run on a text",
-                       description="Score a text file with a trained language model (best.pt, else last.pt).")
+    e = sub.add_parser("evaluate", help="score a run on a file: lm, classify and tag runs",
+                       description="Score a file with a trained run (best.pt, else last.pt), read as its training "
+                                   "data was: a language model's loss, perplexity and bits per character on a text; "
+                                   "a classifier's accuracy, macro-F1 and confusion matrix on a labelled file; a "
+                                   "tagger's entity F1 (or token accuracy) on a tagged file.")
     e.add_argument("run", help="run directory or checkpoint file")
-    e.add_argument("--data", required=True, help="UTF-8 text file to score")
-    e.add_argument("--batch-size", type=int, default=16, help="parallel streams, or lines (default: 16)")
+    e.add_argument("--data", required=True, help="the file to score, in the run's training format")
+    e.add_argument("--batch-size", type=int, default=None,
+                   help="lm: parallel streams, or lines (default: 16); classify, tag: sequences per forward pass "
+                        "(default: the run's --eval-batch-size)")
     e.add_argument("--bptt", type=int, default=None,
                    help="chunk length of a truncated-BPTT run (default: the run's; lines runs are scored by line)")
     e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
@@ -317,15 +322,10 @@ def _sample(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from rnnkit.tasks import lm
+    from rnnkit.tasks import evaluate
 
-    res = lm.evaluate_file(args.run, args.data, args.batch_size, args.bptt, args.device)
-    if args.json:
-        print(json.dumps(res))
-    else:
-        extra = f" | bpc {res['bpc']:.4f}" if "bpc" in res else ""
-        print(f"{res['data']}: {res['tokens']:,} tokens | loss {res['loss']:.4f} | ppl {res['ppl']:.2f}{extra} "
-              f"({res['checkpoint']})")
+    res = evaluate.evaluate_run(args.run, args.data, args.batch_size, args.bptt, args.device)
+    print(json.dumps(res) if args.json else evaluate.summary(res))
     return 0
 
 

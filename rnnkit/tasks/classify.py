@@ -391,6 +391,27 @@ class LoadedRun:
     path: Path
 
 
+def evaluate_file(run: str | Path, path: str, batch_size: int | None = None,
+                  device: str = "cpu") -> dict[str, Any]:
+    """Accuracy, macro-F1, the (unweighted) loss and the confusion matrix of a run on a labelled file,
+    read as the run's training data was (format, columns, tokens; audio features). ``batch_size``
+    None: the run's ``--eval-batch-size``."""
+    loaded = load_run(run, device)
+    data = loaded.data
+    split = cd.read_split(str(path), data, loaded.audio)
+    if loaded.vocab is not None:
+        inputs = [cd.encode_tokens(t, loaded.vocab) for t in split.items]
+    else:
+        inputs = list(split.items)
+        want = loaded.model.config.input_size
+        if inputs and inputs[0].shape[1] != want:
+            raise RnnkitError(f"{split.where[0]}: {inputs[0].shape[1]} channels, the run was trained on {want}")
+    encoded = Encoded(inputs, cd.label_ids(split, loaded.classes, f"file {path}"), split.where)
+    res, cm = score(loaded.model, encoded, batch_size or data.eval_batch_size)
+    return {"checkpoint": str(loaded.path), "data": str(path), "sequences": len(inputs), **res,
+            "confusion": {"labels": loaded.classes, "matrix": cm.tolist()}}
+
+
 def load_run(run: str | Path, device: str = "cpu") -> LoadedRun:
     """The model (eval mode) and input settings of a trained ``classify`` run: its best.pt (else last.pt;
     an older run's ``best-acc.pt`` when its ``select`` chose that), or the checkpoint file given."""

@@ -404,15 +404,16 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[SequenceTagger, Enco
     return model.to(dev).eval(), enc, conf, path
 
 
-def evaluate(run: str | Path, path: str | Path, device: str = "cpu") -> dict[str, Any]:
+def evaluate(run: str | Path, path: str | Path, device: str = "cpu", batch_size: int | None = None) -> dict[str, Any]:
     """Scores of a run (its directory, or a checkpoint file such as ``last.pt``) on a tagged file, read as the
-    run's training files were (format, tag column, scheme)."""
+    run's training files were (format, tag column, scheme). ``batch_size`` None: the run's ``--eval-batch-size``."""
     model, enc, conf, ckpt = load_run(run, device)
     d = cfgmod.build(TagDataConfig, conf["data"], f"{ckpt} (data config)", internal=True)
     sents, _ = read_tagged(str(path), d, enc.scheme)
     note_unknown_tags(enc, sents, str(path))
     encoded = Encoded(enc, [s.tokens for s in sents], [s.tags for s in sents])
-    return {"checkpoint": str(ckpt), "data": str(path), **score(model, enc, encoded, sents, d.eval_batch_size)}
+    return {"checkpoint": str(ckpt), "data": str(path), "sentences": len(sents),
+            **score(model, enc, encoded, sents, batch_size or d.eval_batch_size)}
 
 
 def spans(tokens: Sequence[str], tags: Sequence[str], scheme: str) -> list[dict[str, Any]]:

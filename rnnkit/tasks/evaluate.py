@@ -1,0 +1,71 @@
+"""``rnnkit evaluate RUN --data FILE``: a trained run scored on a file, with the metrics of its task.
+
+- ``lm``: loss, perplexity (bits per character for character models) of a text.
+- ``classify``: accuracy, macro-F1, the loss and the confusion matrix of a labelled file.
+- ``tag``: entity precision / recall / F1 (seqeval's rules, per type) or token accuracy of a tagged file.
+
+Each file is read as the run's training data was (its format, columns, tag scheme), by the task's
+own reader, and scored by the task's own metrics: the numbers agree with the ones training logged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rnnkit.errors import RnnkitError
+from rnnkit.tasks import runs
+
+SUPPORTED = ("lm", "classify", "tag")
+
+
+def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt: int | None = None,
+                 device: str = "cpu") -> dict[str, Any]:
+    """The scores of ``run`` (a run directory or a checkpoint file) on ``data``, with ``"task"`` naming its task.
+    ``batch_size`` None: 16 streams for a language model, the run's ``--eval-batch-size`` otherwise."""
+    if batch_size is not None and batch_size < 1:
+        raise RnnkitError(f"--batch-size must be >= 1, got {batch_size}")
+    # the checkpoint is chosen once (with the corrupt best.pt -> last.pt fallback and its warning);
+    # the task's loader then reads that file
+    path, ckpt = runs.load_checkpoint(run)
+    task = ckpt.get("task")
+    if task not in SUPPORTED:
+        raise RnnkitError(f"rnnkit evaluate does not score {task!r} runs yet ({path}); it scores "
+                          f"{', '.join(SUPPORTED[:-1])} and {SUPPORTED[-1]} runs")
+    if bptt is not None and task != "lm":
+        raise RnnkitError(f"--bptt is for language-model runs; {path} is a {task} run")
+    if task == "lm":
+        from rnnkit.tasks import lm
+
+        res = lm.evaluate_file(path, data, batch_size or 16, bptt, device)
+    elif task == "classify":
+        from rnnkit.tasks import classify
+
+        res = classify.evaluate_file(path, data, batch_size, device)
+    else:
+        from rnnkit.tasks import tag
+
+        res = tag.evaluate(path, data, device, batch_size)
+    return {"task": task, **res}
+
+
+def summary(res: dict[str, Any]) -> str:
+    """The result as the lines ``rnnkit evaluate`` prints without ``--json``."""
+    where = f"({res['checkpoint']})"
+    if res["task"] == "lm":
+        extra = f" | bpc {res['bpc']:.4f}" if "bpc" in res else ""
+        return f"{res['data']}: {res['tokens']:,} tokens | loss {res['loss']:.4f} | ppl {res['ppl']:.2f}{extra} {where}"
+    if res["task"] == "classify":
+        head = (f"{res['data']}: {res['sequences']:,} sequences | acc {res['acc']:.4f} | macro-F1 "
+                f"{res['macro_f1']:.4f} | loss {res['loss']:.4f} {where}")
+        labels, matrix = res["confusion"]["labels"], res["confusion"]["matrix"]
+        width = max(len(str(v)) for v in [*labels, *(x for row in matrix for x in row)])
+        rows = ["confusion (rows: true, columns: predicted):",
+                " ".join([" " * width, *(f"{c:>{width}}" for c in labels)])]
+        rows += [" ".join([f"{c:>{width}}", *(f"{x:>{width}}" for x in row)]) for c, row in zip(labels, matrix)]
+        return "\n".join([head, *rows])
+    if "f1" in res:
+        scores = f"F1 {res['f1']:.2f} | precision {res['precision']:.2f} | recall {res['recall']:.2f} | "
+    else:
+        scores = ""
+    return f"{res['data']}: {scores}token acc {res['acc']:.2f} | loss {res['loss']:.4f} {where}"

@@ -1,0 +1,102 @@
+"""`rnnkit evaluate RUN --data FILE` on classify and tag runs (tiny runs trained in seconds), and the
+one-line error for a task it does not score."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rnnkit.cli import main
+from tests.tasks.test_tag import SMALL, _slice
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
+
+TINY = ["--hidden-size", "8", "--embed-size", "8", "--no-progress", "--threads", "1"]
+WORDS = ["good", "great", "bad", "awful", "glad", "sad", "gold", "mad"]
+
+
+def records(run: Path) -> list[dict]:
+    return [json.loads(r) for r in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def last_line(capsys) -> str:
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def classify_run(tmp_path: Path) -> tuple[Path, Path]:
+    rows = [f"{'pos' if w.startswith('g') else 'neg'}\t{w} {w}" for w in WORDS * 4]
+    data = tmp_path / "d.tsv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    test = tmp_path / "test.tsv"
+    test.write_text("pos\tgood gold\nneg\tsad mad\nneg\tglad\npos\tawful\npos\tgreat\n", encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "classify", "--data", str(data), "--test", str(test), "--tokens", "char",
+                 "--valid-fraction", "0.25", "--epochs", "2", "--select", "loss", "--out", str(run), *TINY]) == 0
+    return run, test
+
+
+def test_classify_run_scores_a_labelled_file_as_training_did(classify_run, capsys):
+    run, test = classify_run
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(test), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    logged = [r for r in records(run) if r["split"] == "test"][-1]  # the test set scored after training
+    assert res["task"] == "classify" and res["sequences"] == 5 and res["checkpoint"] == str(run / "best.pt")
+    for key in ("acc", "macro_f1", "loss"):
+        assert res[key] == pytest.approx(logged[key]), key
+    assert res["confusion"] == json.loads((run / "confusion.json").read_text())
+    assert main(["evaluate", str(run), "--data", str(test)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{test}: 5 sequences | acc {logged['acc']:.4f} | macro-F1")
+    assert out[1] == "confusion (rows: true, columns: predicted):" and out[2].split() == ["neg", "pos"]
+    assert sum(int(x) for line in out[3:] for x in line.split()[1:]) == 5
+
+
+def test_classify_errors_are_one_line(classify_run, tmp_path: Path, capsys):
+    run, _ = classify_run
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("pos\tgood\nmaybe\tgold\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(bad)]) == 2
+    assert last_line(capsys) == (f"rnnkit: error: {bad}:2: label 'maybe' of the file {bad} was never seen in "
+                                 f"training; known labels: neg, pos")
+    assert main(["evaluate", str(run), "--data", str(bad), "--bptt", "5"]) == 2
+    assert last_line(capsys) == (f"rnnkit: error: --bptt is for language-model runs; {run / 'best.pt'} is a "
+                                 f"classify run")
+    # a corrupt best.pt: last.pt, with a warning
+    (run / "best.pt").write_bytes((run / "best.pt").read_bytes()[:2000])
+    assert main(["evaluate", str(run), "--data", str(run.parent / "test.tsv"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "using" in captured.err and json.loads(captured.out)["checkpoint"] == str(run / "last.pt")
+
+
+def test_tag_run_scores_a_tagged_file_with_seqeval_f1(data_dir: Path, tmp_path: Path, capsys):
+    src = data_dir / "conll2003"
+    train = _slice(src / "eng.train", tmp_path / "train.conll", 80)
+    valid = _slice(src / "eng.testa", tmp_path / "valid.conll", 30)
+    run = tmp_path / "run"
+    assert main(["train", "tag", "--data", str(train), "--valid", str(valid), "--test", str(valid), "--epochs", "1",
+                 "--out", str(run), *SMALL]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(valid), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    logged = json.loads((run / "metrics.json").read_text())["test"]
+    assert res["task"] == "tag" and res["sentences"] == 30
+    for key in ("f1", "precision", "recall", "acc", "loss"):
+        assert res[key] == pytest.approx(logged[key]), key
+    assert res["per_type"] == logged["per_type"]
+    assert main(["evaluate", str(run), "--data", str(valid)]) == 0
+    assert capsys.readouterr().out.startswith(f"{valid}: F1 {logged['f1']:.2f} | precision")
+
+
+def test_a_task_it_does_not_score_is_a_one_line_error(tmp_path: Path, capsys):
+    run = tmp_path / "add"
+    assert main(["train", "adding", "--lag", "5", "--out", str(run), "--hidden-size", "4", "--max-steps", "2",
+                 "--eval-every", "2", "--valid-size", "8", "--test-size", "8", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "x.txt")]) == 2
+    assert last_line(capsys) == (f"rnnkit: error: rnnkit evaluate does not score 'adding' runs yet "
+                                 f"({run / 'best.pt'}); it scores lm, classify and tag runs")
