@@ -154,6 +154,9 @@ class TranslateTask(StatelessTask):
 
     unit = "tok"
     loss_label = "loss (nats per target token)"
+    # --select bleu / chrf: scored on the validation pairs by greedy decoding, which every evaluation
+    # then pays for (a decode of the whole split); the default, the loss, costs one teacher-forced pass
+    scores = ("bleu", "chrf")
 
     def __init__(self, cfg: TranslateDataConfig, splits: dict[str, Pairs], codecs: tuple[Codec, Codec],
                  seed: int = 0, dist: distributed.DistInfo | None = None, say: Any = None) -> None:
@@ -172,6 +175,8 @@ class TranslateTask(StatelessTask):
         self.src, self.tgt = [src[i] for i in keep], [tgt[i] for i in keep]
         self.lengths = [len(s) for s in self.src]
         self.valid = self.encode(splits["valid"])
+        self.valid_refs = list(splits["valid"][1])
+        self.valid_decode: DecodeConfig | None = None  # set: evaluate() also decodes and scores BLEU, chrF
         self.rows = cfg.batch_size // dist.world_size
         self._epoch, self._batches = -1, []
 
@@ -199,7 +204,14 @@ class TranslateTask(StatelessTask):
         return token_loss(model, batch, next(model.parameters()).device)
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
-        return score_loss(model, *self.valid, self.cfg.eval_batch_size)
+        metrics = score_loss(model, *self.valid, self.cfg.eval_batch_size)
+        if self.valid_decode is not None:
+            from rnnkit.metrics.translation import corpus_scores
+
+            hyps = translate_ids(model, self.valid[0], self.valid_decode, self.cfg.eval_batch_size)
+            got = corpus_scores([self.codecs[1].decode(h.tokens) for h in hyps], self.valid_refs)
+            metrics.update(bleu=got["bleu"], chrf=got["chrf"])
+        return metrics
 
     def describe(self, loss: float) -> dict[str, float]:
         return {"ppl": math.exp(min(loss, 50.0))}
@@ -292,6 +304,8 @@ def _train(run_dir: Path, data: TranslateDataConfig, model_cfg: Seq2SeqConfig, d
     else:
         codecs = build_codecs(data, splits["train"])
     task = TranslateTask(data, splits, codecs, train_cfg.seed, dist, say)
+    if train_cfg.select in TranslateTask.scores:
+        task.valid_decode = dataclasses.replace(decode_cfg, beam_size=1)
     model_cfg = dataclasses.replace(model_cfg, src_vocab=len(codecs[0]), tgt_vocab=len(codecs[1]))
     torch.manual_seed(train_cfg.seed)
     try:

@@ -33,7 +33,8 @@ class TrainConfig:
     eval_every: int = field(0, "evaluate every N steps (0: at the end of each epoch)")
     select: str = field("auto", "the validation metric that picks best.pt: loss (lower is better), a score the "
                         "task reports (acc, f1, macro_f1, ...: higher is better, ties go to the lower loss), or last "
-                        "(the latest evaluation); auto: the task's own (lm: loss, classify: acc, tag: f1 or acc)")
+                        "(the latest evaluation); auto: the task's own (classify: acc, tag: f1 or acc, others: loss; "
+                        "translate also has bleu and chrf, by greedy decoding of the validation pairs)")
     patience: int = field(0, "stop after this many evaluations without a better --select metric (0: never)")
     target_loss: float = field(0.0, "stop once the validation loss is below this (0: never), e.g. a task solved")
     precision: str = field("auto", "arithmetic: fp32, or mixed bf16/fp16 (auto: fp16 or bf16 on CUDA, fp32 on CPU)",

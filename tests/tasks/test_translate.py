@@ -73,3 +73,22 @@ def test_held_out_splits_and_parallel_files(tmp_path: Path, capsys):
     with pytest.raises(Exception, match="give --data or --source/--target, not both"):
         translate.read_splits(translate.TranslateDataConfig(data=str(src), source=str(src), target=str(tgt)))
     assert read_pairs  # the reader the task uses
+
+
+def test_select_bleu_scores_the_validation_pairs_and_picks_best_pt_by_it(tmp_path: Path):
+    from rnnkit.training import checkpoint
+
+    words = ["eins", "zwei", "drei", "vier", "fünf", "sechs"]
+    english = dict(zip(words, ["one", "two", "three", "four", "five", "six"]))
+    lines = [f"{a} {b}\t{english[a]} {english[b]}" for a in words for b in words]
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    args = ["train", "translate", "--data", str(tmp_path / "pairs.tsv"), "--held-out", "6", *SMALL,
+            "--max-steps", "12", "--eval-every", "3", "--batch-size", "8", "--lr", "1e-2"]
+    assert main([*args, "--out", str(tmp_path / "bleu"), "--select", "bleu"]) == 0
+    valid = [r for r in records(tmp_path / "bleu") if r["split"] == "valid"]
+    assert len(valid) == 4 and all(0 <= r["bleu"] <= 100 and 0 <= r["chrf"] <= 100 for r in valid)
+    best = max(valid, key=lambda r: (r["bleu"], -r["loss"]))
+    assert checkpoint.load(tmp_path / "bleu" / "best.pt")["trainer"]["step"] == best["step"]
+    # the default selects by the loss and decodes nothing while training
+    assert main([*args, "--out", str(tmp_path / "loss")]) == 0
+    assert all("bleu" not in r for r in records(tmp_path / "loss") if r["split"] == "valid")
