@@ -123,6 +123,10 @@ def build(cls: type, values: dict[str, Any], source: str, section: str | None = 
     clean: dict[str, Any] = {}
     for key, value in values.items():
         # a field without help is set by the task (vocab_size), never by a user
+        moved = names[key].metadata.get("moved") if key in names else None
+        if moved and not internal:  # an option that now lives in another table (older recipes)
+            raise RnnkitError(f"{source}: {key!r} is an option of [{moved}] now, not [{section or cls.__name__}]; "
+                              f"move it there")
         if key not in names or not (internal or names[key].metadata.get("help")):
             known = sorted(n for n, f in names.items() if f.metadata.get("help"))
             raise RnnkitError(f"{source}: unknown key {key!r} in [{section or cls.__name__}]; "

@@ -83,7 +83,7 @@ class DataConfig:
     class_weights: str = field("none", "loss weight per class: none, or balanced (N / (C n_c), for imbalanced "
                                "labels)", choices=("none", "balanced"))
     # [data] select of runs saved before --select moved to [train]: no flag, read only to load those runs
-    select: str | None = dataclasses.field(default=None)
+    select: str | None = dataclasses.field(default=None, metadata={"moved": "train"})
     auto: float = field(0.0, "seconds of a small search first (hidden size, learning rate; each scored on the "
                         "validation split, see rnnkit.tasks.classify_search), then the run trains the winner; 0: off")
     batch_size: int = field(32, "sequences per training step (split across processes under torchrun)")

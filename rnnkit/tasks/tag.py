@@ -78,7 +78,7 @@ class TagDataConfig:
     batch_size: int = field(32, "sentences per training step (split across processes under torchrun)")
     eval_batch_size: int = field(256, "sentences per forward pass when evaluating")
     # [data] select of runs saved before --select moved to [train]: no flag, read only to load those runs
-    select: str | None = dataclasses.field(default=None)
+    select: str | None = dataclasses.field(default=None, metadata={"moved": "train"})
 
 
 SECTIONS = {"data": TagDataConfig, "model": TaggerConfig, "train": TrainConfig}

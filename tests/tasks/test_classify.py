@@ -308,3 +308,11 @@ def test_a_header_and_swapped_columns_are_refused_with_the_layout_that_fits(tmp_
     assert main(["train", "classify", "--data", str(data), "--out", str(run), "--epochs", "1", "--header",
                  "--label-column", "label", "--text-column", "sentence", *TINY]) == 0
     assert classify.load_run(run).classes == ["0", "1"]
+
+
+def test_a_recipe_with_select_in_data_is_told_where_it_went(tmp_path: Path, capsys):
+    recipe = tmp_path / "old.toml"
+    recipe.write_text('task = "classify"\n[data]\ndata = "d.tsv"\nselect = "acc"\n', encoding="utf-8")
+    assert main(["train", "classify", "--config", str(recipe), "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"rnnkit: error: recipe {recipe}: 'select' is an option of [train] now, not [data]; move it there")
