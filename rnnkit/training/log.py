@@ -1,4 +1,5 @@
-"""The run's metrics: appended to ``metrics.jsonl`` (one JSON object a line), plotted to ``curves.png``."""
+"""The run's metrics: appended to ``metrics.jsonl`` (one JSON object a line), plotted to ``curves.png``,
+tabled in ``metrics.csv``."""
 
 from __future__ import annotations
 
@@ -41,6 +42,22 @@ class MetricsLog:
             return
         kept = [r for r in self.records() if r.get("step", 0) <= step and r.get("split") != "test"]
         write_atomic(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def write_csv(records: list[dict[str, Any]], path: str | Path) -> None:
+    """The records as a CSV table (for spreadsheets and pandas): one column per key, in the order keys
+    first appear, one row per record, empty where a record has no such key. Written atomically."""
+    import csv
+    import io
+
+    columns: dict[str, None] = {}
+    for r in records:
+        columns.update(dict.fromkeys(k for k, v in r.items() if not isinstance(v, (dict, list))))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    write_atomic(path, out.getvalue())
 
 
 def curves_figure(records: list[dict[str, Any]], title: str = "", loss_label: str = "loss",

@@ -14,6 +14,7 @@ Run directory::
 
     config.json    the resolved configuration (written by the task's command)
     metrics.jsonl  one record per log interval ("split": "train") and per evaluation ("valid")
+    metrics.csv    the same records as a table, rewritten at every evaluation
     curves.png     training and validation loss against step, and the selection metric
     last.pt        model, optimizer, schedule, RNG states, data position, carried task state
     best.pt        the same at the best validation metric so far
@@ -42,7 +43,7 @@ from torch import nn
 from rnnkit.errors import Interrupted, RnnkitError
 from rnnkit.training import checkpoint, distributed
 from rnnkit.training.config import TrainConfig
-from rnnkit.training.log import MetricsLog, plot_curves
+from rnnkit.training.log import MetricsLog, plot_curves, write_csv
 from rnnkit.training.task import Task, resolve_select
 
 MAX_SKIPS = 10  # consecutive non-finite steps before a "skip" run gives up
@@ -338,8 +339,10 @@ class Trainer:
             self.save("best.pt")
         self.save("last.pt")
         if self.dist.is_main and self.run_dir is not None:
-            plot_curves(self.log.records(), self.run_dir / "curves.png", title=self.meta.get("title", ""),
+            records = self.log.records()
+            plot_curves(records, self.run_dir / "curves.png", title=self.meta.get("title", ""),
                         loss_label=getattr(self.task, "loss_label", "loss"), metric=self.select)
+            write_csv(records, self.run_dir / "metrics.csv")
         if c.patience > 0 and self.bad_evals >= c.patience:
             self.stop_reason = f"early stop: no better validation {self.watched()} in {c.patience} evaluations"
         elif c.target_loss > 0 and loss < c.target_loss:

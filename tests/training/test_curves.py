@@ -54,3 +54,17 @@ def test_no_task_but_the_token_ones_says_per_token():
     adding, copy = (GeneratedTask.__new__(GeneratedTask) for _ in range(2))
     adding.problem, copy.problem = "adding", "copy"
     assert adding.loss_label == "loss (MSE per sequence)" and "per output step" in copy.loss_label
+
+
+def test_metrics_csv_tables_the_jsonl_records(tmp_path: Path):
+    import csv
+    import json
+
+    fit(tmp_path / "r", "acc")
+    records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    with (tmp_path / "r" / "metrics.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(records) and {"step", "split", "loss", "acc", "lr"} <= set(rows[0])
+    for row, rec in zip(rows, records):
+        assert row["split"] == rec["split"] and float(row["loss"]) == pytest.approx(rec["loss"])
+        assert row["acc"] == (str(rec["acc"]) if "acc" in rec else "")
