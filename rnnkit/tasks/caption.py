@@ -102,6 +102,7 @@ class CaptionTask(StatelessTask):
 
     unit = "img"
     loss_label = "loss (nats per caption token)"
+    scores = ("exact",)  # what --select may pick best.pt by besides the loss: greedy exact match on validation
 
     def __init__(self, cfg: CaptionDataConfig, seed: int = 0, dist: distributed.DistInfo | None = None) -> None:
         dist = dist or distributed.current()

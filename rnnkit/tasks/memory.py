@@ -123,6 +123,11 @@ class GeneratedTask(StatelessTask):
     def loss_label(self) -> str:
         return "loss (MSE per sequence)" if self.problem == "adding" else "loss (nats per output step)"
 
+    @property
+    def scores(self) -> tuple[str, ...]:
+        """What --select may pick best.pt by besides the loss: copy's recall accuracy; adding has none."""
+        return ("acc",) if self.problem == "copy" else ()
+
     def make(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
         c = self.cfg
         if self.problem == "adding":
@@ -165,6 +170,7 @@ class DigitsTask(StatelessTask):
     """Sequential digits as a Trainer task: the training images reshuffled every epoch (seeded)."""
 
     loss_label = "loss (cross-entropy per sequence)"
+    scores = ("acc",)  # what --select may pick best.pt by besides the loss
 
     def __init__(self, data: DigitsConfig, seed: int = 0, dist: distributed.DistInfo | None = None) -> None:
         dist = dist or distributed.current()

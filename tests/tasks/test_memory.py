@@ -68,3 +68,19 @@ def test_bad_values(tmp_path: Path, capsys):
     (lm_run / "last.pt").write_bytes(b"")
     assert main(["train", "copy", "--out", str(lm_run), "--resume"]) == 2
     assert "holds a 'lm' run, not 'copy'" in capsys.readouterr().err
+
+
+def test_select_acc_picks_best_pt_by_the_validation_accuracy(tmp_path: Path, capsys):
+    pytest.importorskip("sklearn")
+    run = tmp_path / "digits"
+    assert main(["train", "seqdigits", "--out", str(run), *SMALL, "--cell", "gru", "--max-steps", "8",
+                 "--eval-every", "2", "--batch-size", "16", "--select", "acc"]) == 0
+    valid = [r for r in records(run) if r["split"] == "valid"]
+    best = max(valid, key=lambda r: (r["acc"], -r["loss"]))
+    assert torch.load(run / "best.pt", weights_only=True)["trainer"]["step"] == best["step"]
+    capsys.readouterr()
+    assert main(["train", "adding", "--lag", "5", "--out", str(tmp_path / "a"), *SMALL, "--select", "acc"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "rnnkit: error: train options: --select acc: this task's validation reports loss (or use last: the latest "
+        "evaluation)")
+    assert not (tmp_path / "a").exists()  # refused before any work: nothing left behind
