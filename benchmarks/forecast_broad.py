@@ -159,6 +159,8 @@ def run_one(s: Series, out: Path, dev: bool, threads: int) -> dict:
     d = configs["data"]
     d.data, d.horizon, d.test, d.stride = str(path), H, test, stride
     configs["train"].threads, configs["train"].progress = threads, False
+    if dev:  # every candidate member forecasts, so that each pool, scheme and interval rule can be scored
+        d.members = ",".join(POOLS["all"])
     t0 = time.perf_counter()
     summary = forecast.train(run_dir / "run", configs, quiet=True)
     bt = summary["backtest"]
@@ -166,42 +168,36 @@ def run_one(s: Series, out: Path, dev: bool, threads: int) -> dict:
            "seconds": time.perf_counter() - t0, "train_seconds": summary["seconds"], "overall": bt["overall"],
            "combination": bt.get("combination", {}), "forms": bt["forms"]}
     if dev:
-        res["schemes"] = {k: scheme_mase(bt["members"], k) for k in combine.SCHEMES}
-        res["calibrations"] = calibration_coverage(bt["members"], bt.get("combination", {}))
+        snaive = bt["overall"]["seasonal naive"]["mase"]
+        res["grid"] = {f"{pool} {scheme} {rule}": score(bt["members"], POOLS[pool], scheme, rule, snaive)
+                       for pool in POOLS for scheme in combine.SCHEMES for rule in combine.RULES}
     return res
 
 
-def scheme_mase(members: dict, scheme: str) -> float:
-    """MASE of the point forecasts of one combination scheme, from the members' validation errors and
-    test forecasts that the run recorded (the development run's choice of the default)."""
-    errs = []
+POOLS = {"rnn+ets+arima": ("rnn", "ets", "arima"),
+         "+naive+drift": ("rnn", "ets", "arima", "naive", "drift"),
+         "all": ("rnn", "ets", "arima", "naive", "seasonal-naive", "drift")}
+
+
+def score(members: dict, pool: tuple[str, ...], scheme: str, rule: str, snaive: float) -> dict[str, float]:
+    """MASE, 80% coverage and a win over seasonal naive (MASE strictly below) of one combination, from
+    the members' validation and test-span forecasts that the run recorded (the development run's
+    choice of the defaults): the weights and the interval factor as :func:`combine.fit` sets them."""
+    errs, covs = [], []
     for m in members.values():
-        names = list(m["means"])
-        w = combine.weights([m["valid_mae"][k] for k in names], scheme)
-        mean = sum(wk * np.asarray(m["means"][k]) for k, wk in zip(names, w))
+        va = m["valid"]
+        names = [k for k in pool if k in va["means"] and k in m["means"]]
+        comb = combine.fit(np.asarray(va["actual"]), {k: np.asarray(va["means"][k]) for k in names},
+                           {k: np.asarray(va["stds"][k]) for k in names}, scheme, rule)
+        mean, std = comb.forecast({k: np.asarray(m["means"][k]) for k in comb.members},
+                                  {k: np.asarray(m["stds"][k]) for k in comb.members})
+        actual = np.asarray(m["actual"])
         f = np.exp(mean) if m["log"] else mean
-        errs.append(float(np.mean(np.abs(np.asarray(m["actual"]) - f)) / m["scale"]))
-    return float(np.mean(errs))
-
-
-CALIBRATIONS = {"conformal": lambda c: c, "members' own": lambda c: 1.0, "max(1, c)": lambda c: max(1.0, c),
-                "sqrt(c)": lambda c: math.sqrt(c)}
-
-
-def calibration_coverage(members: dict, combos: dict) -> dict[str, float]:
-    """Coverage of the 80% intervals on the test span for each way of setting the factor ``c`` on
-    the members' combined standard deviation (the development run's choice of the calibration)."""
-    out = {}
-    for label, rule in CALIBRATIONS.items():
-        covs = []
-        for name, m in members.items():
-            w = combos[name]["weights"]
-            mean = sum(wk * np.asarray(m["means"][k]) for k, wk in w.items())
-            std = rule(m["factor"]) * sum(wk * np.asarray(m["stds"][k]) for k, wk in w.items())
-            y = np.log(m["actual"]) if m["log"] else np.asarray(m["actual"])
-            covs.append(fm.coverage(y, mean - combine.Z80 * std, mean + combine.Z80 * std))
-        out[label] = float(np.mean(covs))
-    return out
+        errs.append(float(np.mean(np.abs(actual - f).mean(axis=1) / m["scale"])))
+        y = np.log(actual) if m["log"] else actual
+        covs.append(fm.coverage(y, mean - combine.Z80 * std, mean + combine.Z80 * std))
+    mase = float(np.mean(errs))
+    return {"mase": mase, "coverage80": float(np.mean(covs)), "win": float(mase < snaive)}
 
 
 # -- report -----------------------------------------------------------------------------------------
@@ -210,14 +206,14 @@ def calibration_coverage(members: dict, combos: dict) -> dict[str, float]:
 def report(results: list[dict]) -> str:
     cols = [m for m in MODELS if all(m in r["overall"] for r in results)]
     lines = ["| series | freq | n | H x origins | " + " | ".join(f"{m} MASE" for m in cols)
-             + " | combined sMAPE | combined cov80 | ETS cov80 | ARIMA cov80 | weights rnn/ets/arima | s |",
+             + " | combined sMAPE | combined cov80 | ETS cov80 | ARIMA cov80 | members chosen (weights) | s |",
              "|---|---|---|---|" + "---|" * (len(cols) + 6)]
     for r in results:
         o = r["overall"]
         best = min(o[m]["mase"] for m in cols)
         cells = [("**{:.3f}**" if o[m]["mase"] == best else "{:.3f}").format(o[m]["mase"]) for m in cols]
         wts = next(iter(r["combination"].values()), {}).get("weights", {})
-        wtxt = "/".join(f"{wts[k]:.2f}" if k in wts else "-" for k in ("rnn", "ets", "arima"))
+        wtxt = ", ".join(f"{k} {w:.2f}" for k, w in wts.items() if w > 0) or "-"
         cov = [f"{o[m]['coverage80']:.2f}" if m in o else "-" for m in ("combined", "ETS", "ARIMA")]
         lines.append(f"| {r['name']} | {r['freq']} | {r['n']} | {r['horizon']} x {r['origins']} | " + " | ".join(cells)
                      + f" | {o['combined']['smape']:.2f} | {' | '.join(cov)} | {wtxt} | {r['seconds']:.0f} |")
@@ -243,11 +239,20 @@ def aggregate(results: list[dict], cols: list[str]) -> str:
                      f"{mean('ARIMA', 'smape'):.2f} | {mean('combined', 'coverage80'):.3f} | "
                      f"{mean('rnn', 'coverage80'):.3f} | {mean('ETS', 'coverage80'):.3f} | "
                      f"{mean('ARIMA', 'coverage80'):.3f} |")
-    if "schemes" in results[0]:
-        lines += ["", "development run, mean MASE of each combination scheme: " + ", ".join(
-            f"{k} {np.mean([r['schemes'][k] for r in results]):.4f}" for k in combine.SCHEMES),
-            "development run, mean 80% coverage of each calibration: " + ", ".join(
-            f"{k} {np.mean([r['calibrations'][k] for r in results]):.3f}" for k in CALIBRATIONS)]
+    if "grid" in results[0]:
+        lines += ["", grid_table(results)]
+    return "\n".join(lines)
+
+
+def grid_table(results: list[dict]) -> str:
+    """The development run's scores of every member pool x weighting scheme x interval rule."""
+    lines = ["| pool | scheme | interval rule | mean MASE | beats seasonal naive | mean cov80 |",
+             "|---|---|---|---|---|---|"]
+    for key in results[0]["grid"]:
+        g = [r["grid"][key] for r in results]
+        pool, scheme, rule = key.split(" ")
+        lines.append(f"| {pool} | {scheme} | {rule} | {np.mean([x['mase'] for x in g]):.3f} | "
+                     f"{int(sum(x['win'] for x in g))}/{len(g)} | {np.mean([x['coverage80'] for x in g]):.3f} |")
     return "\n".join(lines)
 
 

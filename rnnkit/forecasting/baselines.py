@@ -11,6 +11,8 @@ deviation from the one-step residuals ``sigma`` over the history:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -23,6 +25,13 @@ class Naive:
 
     def fit(self, y: np.ndarray) -> None:
         pass
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Naive:
+        return cls()
 
     def forecast(self, y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         h = np.arange(1, horizon + 1)
@@ -40,6 +49,13 @@ class SeasonalNaive:
     def fit(self, y: np.ndarray) -> None:
         pass
 
+    def state(self) -> dict[str, Any]:
+        return {"m": self.m}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SeasonalNaive:
+        return cls(int(state["m"]))
+
     def forecast(self, y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         m, n = self.m, len(y)
         h = np.arange(1, horizon + 1)
@@ -54,6 +70,13 @@ class Drift:
 
     def fit(self, y: np.ndarray) -> None:
         pass
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Drift:
+        return cls()
 
     def forecast(self, y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(y)

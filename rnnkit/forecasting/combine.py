@@ -8,6 +8,7 @@ validation span, in the transformed units ``v`` (``log y`` or ``y``) where all m
     inverse-squared:  w_j = e_j^-2 / sum_i e_i^-2     (sharper: the better member weighs more)
     equal:            w_j = 1 / J
     best:             w_j = 1 for the smallest e_j, else 0  (selection)
+    top2:             w_j = 1/2 for the two smallest e_j, else 0  (the mean of the two best)
 
     mean = sum_j w_j mean_j,   std = c sum_j w_j std_j
 
@@ -31,7 +32,8 @@ import numpy as np
 
 from rnnkit.errors import RnnkitError
 
-SCHEMES = ("inverse", "inverse-squared", "equal", "best")
+SCHEMES = ("inverse", "inverse-squared", "equal", "best", "top2")
+RULES = ("halfway", "conformal", "widen")  # how the conformal factor c_0 becomes c (fit)
 Z80 = 1.2815515655446004  # the 0.9 quantile of the standard normal
 
 
@@ -62,6 +64,8 @@ def weights(errors: list[float], scheme: str) -> list[float]:
         w = np.ones_like(e)
     elif scheme == "best":
         w = (np.arange(len(e)) == int(np.argmin(e))).astype(np.float64)
+    elif scheme == "top2":
+        w = np.isin(np.arange(len(e)), np.argsort(e, kind="stable")[:2]).astype(np.float64)
     else:
         w = 1 / e if scheme == "inverse" else 1 / e**2
     return (w / w.sum()).tolist()
@@ -78,10 +82,22 @@ def conformal_factor(scores: np.ndarray, coverage: float = 0.8) -> float:
     return float(s[k - 1] / Z80)
 
 
-def fit(actual: np.ndarray, means: dict[str, np.ndarray], stds: dict[str, np.ndarray], scheme: str
-        ) -> Combination:
+def factor_rule(c0: float, rule: str) -> float:
+    """The interval factor from the conformal one: ``halfway`` (c_0 when it widens, else halfway
+    back to 1), ``conformal`` (c_0 itself) or ``widen`` (max(1, c_0): never narrower than the
+    members' own intervals)."""
+    if rule not in RULES:
+        raise RnnkitError(f"interval rule must be one of {', '.join(RULES)}, got {rule!r}")
+    if rule == "conformal":
+        return c0
+    return max(1.0, c0) if rule == "widen" else (c0 if c0 >= 1 else (1 + c0) / 2)
+
+
+def fit(actual: np.ndarray, means: dict[str, np.ndarray], stds: dict[str, np.ndarray], scheme: str,
+        rule: str = "halfway") -> Combination:
     """The combination of the members in ``means`` from their validation forecasts: ``actual``,
-    ``means[j]``, ``stds[j]`` (N, H) in the transformed units, N the validation windows."""
+    ``means[j]``, ``stds[j]`` (N, H) in the transformed units, N the validation windows; ``rule``
+    turns the conformal factor into the interval factor (:func:`factor_rule`)."""
     names = [m for m in means if np.isfinite(means[m]).all() and np.isfinite(stds[m]).all()]
     if not names:
         raise RnnkitError("combination: no member forecast the validation span")
@@ -89,5 +105,5 @@ def fit(actual: np.ndarray, means: dict[str, np.ndarray], stds: dict[str, np.nda
     comb = Combination(names, weights(errors, scheme), 1.0, scheme, errors, int(actual.shape[0]))
     mean, std = comb.forecast(means, stds)
     c0 = conformal_factor(np.abs(actual - mean) / np.maximum(std, 1e-12))
-    comb.factor = c0 if c0 >= 1 else (1 + c0) / 2
+    comb.factor = factor_rule(c0, rule)
     return comb

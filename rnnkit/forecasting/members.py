@@ -1,10 +1,11 @@
 """The members of the combination and their forecasts in the transformed units ``v``.
 
-A member is the trained network (``rnn``) or a statistical model (``ets``, ``arima``) fitted once
+A member is the trained network (``rnn``), a statistical model (``ets``, ``arima``) fitted once
 on the span before validation, with the season found for the series (``m = 1`` when the
 seasonality test says none), its parameters then kept fixed: every later forecast, on the
-validation windows or the test span, only filters the longer history. So the weights, chosen on
-the validation windows, weigh the very models that forecast the test span.
+validation windows or the test span, only filters the longer history; or one of the simple
+benchmarks (``naive``, ``seasonal-naive``, ``drift``: nothing to fit). So the weights, chosen on the
+validation windows, weigh the very models that forecast the test span.
 """
 
 from __future__ import annotations
@@ -19,17 +20,27 @@ from rnnkit.errors import RnnkitError
 from rnnkit.forecasting.windows import Prepared, Spans, windows
 from rnnkit.models.forecaster import Forecaster
 
-NAMES = ("rnn", "ets", "arima")
+NAMES = ("rnn", "ets", "arima", "naive", "seasonal-naive", "drift")
+SIMPLE = ("naive", "seasonal-naive", "drift")
+
+
+def _simple(name: str, m: int) -> Any:
+    from rnnkit.forecasting import baselines as bl
+
+    return bl.SeasonalNaive(m) if name == "seasonal-naive" else bl.Naive() if name == "naive" else bl.Drift()
 
 
 def statistical(names: list[str], v: np.ndarray, m: int, quiet: bool = False) -> dict[str, Any]:
-    """ETS / ARIMA members fitted on ``v`` (the span before validation); skipped with a note when
-    statsmodels is missing or the fit fails."""
+    """ETS / ARIMA members fitted on ``v`` (the span before validation), skipped with a note when
+    statsmodels is missing or the fit fails; the simple benchmarks as they are."""
     from rnnkit.forecasting import statistical as st
 
     out: dict[str, Any] = {}
     for name in names:
         if name == "rnn":
+            continue
+        if name in SIMPLE:
+            out[name] = _simple(name, m)
             continue
         if not st.have_statsmodels():
             if not quiet:
@@ -51,7 +62,8 @@ def restore(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Statistical members from their saved ``state()``."""
     from rnnkit.forecasting import statistical as st
 
-    return {name: (st.ETS if name == "ets" else st.ARIMA).from_state(s) for name, s in states.items()}
+    return {name: _simple(name, int(s.get("m", 1))) if name in SIMPLE else
+            (st.ETS if name == "ets" else st.ARIMA).from_state(s) for name, s in states.items()}
 
 
 def model_forecasts(model: Any, v: np.ndarray, starts: list[int], horizon: int) -> tuple[np.ndarray, np.ndarray]:

@@ -112,10 +112,16 @@ class ForecastDataConfig:
     calibrate: bool = field(True, "after training, scale the forecast standard deviation so that the 80 percent "
                             "intervals cover 80 percent of the validation span's actuals (a network fitted to few "
                             "windows is overconfident)")
-    combine: str = field("best", "combine the network with ETS and ARIMA, weights chosen on the validation "
+    interval: str = field("halfway", "the combination's 80 percent intervals from the validation windows: conformal "
+                          "(the factor that covers 80 percent of them), widen (that factor, but never narrower than "
+                          "the members' own intervals), halfway (as widen, but a narrowing factor goes halfway)",
+                          choices=combine.RULES)
+    combine: str = field("best", "combine the network with the other --members, weights chosen on the validation "
                          "windows: inverse (weights 1 / validation MAE), inverse-squared (1 / MAE^2), equal, best "
-                         "(the best member), or none (the network alone)", choices=(*combine.SCHEMES, "none"))
-    members: str = field("rnn,ets,arima", "members of the combination, comma-separated from rnn, ets, arima")
+                         "(the best member), top2 (the mean of the two best), or none (the network alone)",
+                         choices=(*combine.SCHEMES, "none"))
+    members: str = field("rnn,ets,arima", "members of the combination, comma-separated from rnn, ets, arima, "
+                         "naive, seasonal-naive, drift")
     baselines: str = field("naive,seasonal-naive,drift,ets,arima", "baselines scored on the same origins, "
                            "comma-separated (ets and arima need statsmodels; skipped with a note without it)")
 
@@ -274,7 +280,8 @@ def calibration_factor(model: Forecaster, task: ForecastTask) -> float:
 
 
 def fit_combinations(d: ForecastDataConfig, model: Forecaster, prepared: list[Prepared], splits: list[ser.Split],
-                     sp: Spans, quiet: bool = False) -> list[tuple[combine.Combination, dict[str, Any]]]:
+                     sp: Spans, quiet: bool = False, record: dict[str, Any] | None = None
+                     ) -> list[tuple[combine.Combination, dict[str, Any]]]:
     """Per series: the combination chosen on the forecasts from every origin of its validation span
     (:mod:`rnnkit.forecasting.combine`) by the members fitted before that span, and the statistical
     members refitted on everything before the test span, which forecast from then on (as the
@@ -288,7 +295,10 @@ def fit_combinations(d: ForecastDataConfig, model: Forecaster, prepared: list[Pr
         starts = ser.origins(split.valid_start, split.test_start, sp.horizon, 1)
         means, stds = members.forecasts(stat, names, model, p, starts, sp, d.base)
         actual = np.stack([v[o : o + sp.horizon] for o in starts])
-        comb = combine.fit(actual, means, stds, d.combine)
+        comb = combine.fit(actual, means, stds, d.combine, d.interval)
+        if record is not None:
+            record[p.series.name] = {"actual": actual.tolist(), "means": {k: a.tolist() for k, a in means.items()},
+                                     "stds": {k: a.tolist() for k, a in stds.items()}}
         refit = members.statistical([n for n in comb.members if n != "rnn"], v[: split.test_start], m, quiet)
         keep = [k for k, n in enumerate(comb.members) if n == "rnn" or n in refit]
         if len(keep) < len(comb.members):  # a member that fitted before but not now: the others share its weight
@@ -385,12 +395,16 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
         model.eval()
         factor = calibration_factor(model, task) if d.calibrate else 1.0
         (run_dir / "calibration.json").write_text(json.dumps({"sigma_factor": factor}) + "\n", encoding="utf-8")
-        combos = fit_combinations(d, model, prepared, splits, sp, quiet) if d.combine != "none" else None
+        valid_forecasts: dict[str, Any] = {}
+        combos = (fit_combinations(d, model, prepared, splits, sp, quiet, valid_forecasts) if d.combine != "none"
+                  else None)
         if combos is not None:
             (run_dir / "combination.json").write_text(json.dumps(_combinations_meta(prepared, combos, sp), indent=2)
                                                       + "\n", encoding="utf-8")
         res = backtest(model, prepared, splits, sp, d.base, d.stride, _columns(d.baselines), quiet, factor, combos)
         summary["test"] = res["overall"]["combined" if combos is not None else "rnn"]
+        for name, rec in valid_forecasts.items():  # the members' validation forecasts beside their test ones
+            res["members"].setdefault(name, {})["valid"] = rec
         summary["backtest"] = {k: v for k, v in res.items() if k != "rows"} | {"sigma_factor": factor}
         if combos is not None:
             summary["backtest"]["combination"] = {p.series.name: {"weights": dict(zip(c.members, c.weights)),

@@ -14,6 +14,8 @@ def test_weights_of_each_scheme():
     assert combine.weights([1.0, 2.0], "inverse-squared") == pytest.approx([0.8, 0.2])
     assert combine.weights([1.0, 2.0, 4.0], "equal") == pytest.approx([1 / 3] * 3)
     assert combine.weights([3.0, 2.0, 4.0], "best") == [0.0, 1.0, 0.0]
+    assert combine.weights([3.0, 2.0, 4.0, 1.0], "top2") == [0.0, 0.5, 0.0, 0.5]
+    assert combine.weights([2.0, 2.0, 2.0], "top2") == [0.5, 0.5, 0.0]  # ties: the first two
     with pytest.raises(RnnkitError, match="--combine must be one of"):
         combine.weights([1.0], "median")
 
@@ -42,3 +44,12 @@ def test_fit_weighs_the_better_member_and_calibrates_on_the_validation_windows()
     assert combine.fit(actual, means, wide, "inverse").factor == pytest.approx((1 + c0) / 2)
     nan = {"a": good, "b": np.full((N, H), np.nan)}
     assert combine.fit(actual, nan, stds, "equal").members == ["a"]  # a member that failed is left out
+
+
+def test_interval_rules():
+    assert combine.factor_rule(0.5, "halfway") == pytest.approx(0.75)
+    assert combine.factor_rule(1.5, "halfway") == pytest.approx(1.5)
+    assert combine.factor_rule(0.5, "conformal") == pytest.approx(0.5)
+    assert combine.factor_rule(0.5, "widen") == 1.0 and combine.factor_rule(2.0, "widen") == 2.0
+    with pytest.raises(RnnkitError, match="interval rule must be one of"):
+        combine.factor_rule(1.0, "wider")

@@ -56,6 +56,21 @@ def test_train_and_forecast_nile_end_to_end(data_dir, tmp_path, capsys):
     assert "the run was trained with 1" in capsys.readouterr().err
 
 
+def test_simple_benchmarks_as_members_and_the_widen_rule(data_dir, tmp_path):
+    nile = data_dir / "forecasting" / "nile.csv"
+    run = tmp_path / "run"
+    assert main(train_flags(nile, run, "--members", "rnn,naive,seasonal-naive,drift", "--interval", "widen")) == 0
+    comb = json.loads((run / "combination.json").read_text())["volume"]
+    assert set(comb["members"]) == {"naive", "seasonal-naive", "drift"} and comb["combination"]["factor"] >= 1
+    out = tmp_path / "f.csv"
+    assert main(["forecast", str(run), "--data", str(nile), "--out", str(out)]) == 0  # restored by name
+    with out.open() as f:
+        assert len(list(csv.DictReader(f))) == 5
+    with pytest.raises(SystemExit) as e:  # argparse's choices: the usage and one line
+        main(train_flags(nile, tmp_path / "bad", "--interval", "wide"))
+    assert e.value.code == 2 and not (tmp_path / "bad").exists()
+
+
 def test_autoregressive_decoder_and_log_transform(data_dir, tmp_path):
     run = tmp_path / "run"
     rc = main(train_flags(data_dir / "forecasting" / "Airline.csv", run, "--decoder", "autoregressive",
