@@ -153,6 +153,15 @@ def parse_stamp(text: str, index: bool = False) -> tuple[str, int]:
     raise ValueError(t)
 
 
+_EPOCH = 719163  # date(1970, 1, 1).toordinal(): numpy's day 0
+
+
+def _day(ordinal: int) -> str:
+    """A day ordinal as ISO text, past 9999-12-31 too (numpy's calendar has no year limit; a
+    forecast from a series ending in 9999 runs into 10000)."""
+    return str(np.datetime64(int(ordinal) - _EPOCH, "D"))
+
+
 def format_stamp(stamp: int, freq: str) -> str:
     if freq == "Y":
         return str(stamp)
@@ -161,10 +170,10 @@ def format_stamp(stamp: int, freq: str) -> str:
     if freq == "Q":
         return f"{stamp // 4:04d}-Q{stamp % 4 + 1}"
     if freq in ("D", "W"):
-        return dt.date.fromordinal(stamp).isoformat()
+        return _day(stamp)
     if is_subdaily(freq):
         day, minute = divmod(stamp, MINUTES_PER_DAY)
-        return f"{dt.date.fromordinal(day).isoformat()} {minute // 60:02d}:{minute % 60:02d}"
+        return f"{_day(day)} {minute // 60:02d}:{minute % 60:02d}"
     return str(stamp)
 
 
@@ -365,6 +374,11 @@ def _regular(path: Path, name: str, column: str, freq: str, stamps: list[int], l
         raise RnnkitError(f"{path}:{lines[i]}: time stamp off the {what} grid started at line {lines[0]}")
     pos = np.array(offsets) // step
     T = int(pos[-1]) + 1
+    if T > 10 * len(stamps) + 1000:  # mostly inserted steps: a wrong stamp or a wrong --freq, not gaps to fill
+        k = int(np.argmax(np.diff(pos)))
+        raise RnnkitError(f"{path}:{lines[k + 1]}: time stamp jumps {int(pos[k + 1] - pos[k]):,} steps past line "
+                          f"{lines[k]}: the {len(stamps)} rows would span {T:,} {freq} steps; check that line or "
+                          f"--freq")
     full_y = np.full(T, np.nan)
     full_c = np.full((T, covs.shape[1]), np.nan)
     full_l = np.zeros(T, dtype=np.int64)
@@ -447,7 +461,8 @@ def calendar_features(freq: str, stamps: np.ndarray) -> np.ndarray:
     elif freq == "Q":
         phases = [(s % 4) / 4.0]
     elif freq in ("W", "D"):
-        doy = np.array([dt.date.fromordinal(int(o)).timetuple().tm_yday for o in s]) - 1
+        days = (s - _EPOCH).astype("M8[D]")
+        doy = (days - days.astype("M8[Y]").astype("M8[D]")).astype(np.int64)  # 0 on 1 January
         phases = [doy / 365.25] + ([(s % 7) / 7.0] if freq == "D" else [])
     else:
         return np.zeros((len(s), 0))

@@ -166,3 +166,22 @@ def test_subdaily_stamps_inferred_or_given(tmp_path):
         ser.read_series(write(tmp_path, "t,y\n2000-01-01,1\n2000-01-02,2\n", "d.csv"), freq="1h")
     midnight = write(tmp_path, "t,y\n" + "".join(f"2000-01-{1 + i:02d} 00:00,{i}\n" for i in range(9)), "mid.csv")
     assert ser.read_series(midnight).freq == "D"  # dates written with a time of 00:00 stay daily
+
+
+def test_dates_past_9999_format_and_have_calendar_features():
+    import datetime as dt
+
+    last = dt.date(9999, 12, 31).toordinal()
+    assert ser.format_stamp(last + 1, "D") == "10000-01-01"  # a forecast from a series that ends in 9999
+    assert ser.format_stamp((last + 1) * ser.MINUTES_PER_DAY + 90, "30min") == "10000-01-01 01:30"
+    days = np.arange(dt.date(2019, 12, 30).toordinal(), dt.date(2020, 3, 2).toordinal())
+    doy = np.array([dt.date.fromordinal(int(o)).timetuple().tm_yday - 1 for o in days])
+    cal = ser.calendar_features("D", days)
+    assert np.allclose(cal[:, 0], np.sin(2 * np.pi * doy / 365.25))  # the day of the year as the calendar's
+    assert np.isfinite(ser.calendar_features("D", np.array([last, last + 1]))).all()
+
+
+def test_a_stamp_far_off_the_grid_is_an_error_not_a_huge_allocation(tmp_path):
+    p = write(tmp_path, "t,y\n1,1\n2,2\n3,3\n10000000000,4\n")
+    with pytest.raises(RnnkitError, match=r"s.csv:5: time stamp jumps 9,999,999,997 steps past line 4"):
+        ser.read_series(p)
