@@ -286,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seconds", type=float, default=100.0, help="training time budget, > 0 (default: 100)")
     d.add_argument("--cell", default="lstm", choices=("lstm", "gru", "rnn"), help="recurrent cell (default: lstm)")
     d.add_argument("--out", default=None, help="run directory (default: runs/demo-<date>-<time>)")
-    d.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    d.add_argument("--threads", type=int, default=0, help="CPU threads (default: chosen from the model's size and "
+                   "the free cores)")
     return p
 
 
@@ -344,16 +345,25 @@ def _predict(args: argparse.Namespace) -> int:
         raise RnnkitError(f"--onnx {args.onnx!r}: expected an .onnx file; give texts before --onnx, or --onnx=FILE")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    # texts from stdin, one per line, when neither arguments nor a labelled file are given
-    inputs = args.inputs or ([] if args.data else (line.rstrip("\r\n") for line in sys.stdin if line.strip()))
+    # texts from stdin, one per line, when neither arguments nor a labelled file are given: labelled and
+    # written a batch at a time as they arrive, so that a pipe gets its answers at once and memory stays flat
+    batches = None
+    if not args.inputs and not args.data:
+        from rnnkit.lines import line_batches
+
+        batches = ([t for t in b if t.strip()] for b in line_batches(sys.stdin, args.batch_size))
     if args.output:  # never one of the inputs or the run's files; written to a temporary file, renamed at the end
         check_output_path(args.output, [args.run, args.data, args.onnx or None, *args.inputs], [args.run], "--output")
     right = total = 0
     with atomic_file(args.output) if args.output else contextlib.nullcontext(sys.stdout) as out:
         try:
             written = 0
-            for record in predict.predict(args.run, inputs, args.device, args.data, args.batch_size, args.onnx):
+            records = predict.predict(args.run, args.inputs, args.device, args.data, args.batch_size, args.onnx,
+                                      batches)
+            for record in records:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                if not args.output:
+                    out.flush()
                 written += 1
                 if "true" in record:
                     total += 1
@@ -401,13 +411,18 @@ def _translate(args: argparse.Namespace) -> int:
     saved = checkpoint.load(runs.find_checkpoint(args.run)).get("config", {}).get("decode", {})
     decode = build(DecodeConfig, {**saved, **given_flags(args, DecodeConfig)}, "decoding options")
     decode.validate()
-    lines = args.text or [line.rstrip("\r\n") for line in sys.stdin]
-    name = "argument" if args.text else "stdin"
-    out = translate.translate_lines(args.run, lines, decode, args.device, args.batch_size, name,
-                                    Path(args.heatmap) if args.heatmap else None,
-                                    lambda msg: print(msg, file=sys.stderr))
+    if args.text:
+        batches: Any = [args.text]
+    else:  # translated a batch at a time as the lines arrive: a pipe gets its answers at once, memory stays flat
+        from rnnkit.lines import line_batches
+
+        batches = line_batches(sys.stdin, args.batch_size)
+    out = translate.translate_batches(args.run, batches, decode, args.device, args.batch_size,
+                                      "argument" if args.text else "stdin",
+                                      Path(args.heatmap) if args.heatmap else None,
+                                      lambda msg: print(msg, file=sys.stderr))
     for line in out:
-        print(line)
+        print(line, flush=True)
     return 0
 
 

@@ -8,6 +8,7 @@ Trainer and task as ``rnnkit train lm``, and prints a sample before and after tr
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,22 @@ def configs(corpus: Path, seconds: float, cell: str, threads: int) -> dict[str, 
     return {"data": data, "model": model, "train": train}
 
 
+MEANINGFUL_STEPS = 400  # below this the samples are still mostly noise (about 1,450 steps in 100 s on 2 free cores)
+
+
+def budget_note(summary: dict[str, Any], seconds: float) -> str | None:
+    """A plain remark when the time budget bought too few steps for the sample to mean anything
+    (a busy or small machine), with what to do; None otherwise."""
+    steps = summary["steps"]
+    if steps >= MEANINGFUL_STEPS or summary.get("stop_reason", "").startswith("interrupt"):
+        return None
+    more = max(2 * seconds, seconds * MEANINGFUL_STEPS / max(1, steps))
+    return (f"note: only {steps} training steps fitted in {seconds:.0f} s ({summary['items_per_s']:,.0f} chars/s; "
+            f"the demo needs about {MEANINGFUL_STEPS} for readable text), so the sample below is still mostly noise: "
+            f"this machine is slow or busy. Run `rnnkit demo --seconds {math.ceil(more / 10) * 10:.0f}` "
+            f"or on a less busy machine.")
+
+
 def show(title: str, text: str) -> None:
     bar = "-" * 72
     print(f"{bar}\n{title}\n{bar}\n{text}\n{bar}", flush=True)
@@ -70,6 +87,8 @@ def run(out: str | None = None, seconds: float = 100.0, cell: str = "lstm", thre
          PRIME + "".join(lm.generate_text(untrained, vocab, PRIME, 200, sample, seed=1)))
     summary = lm.train(run_dir, cfgs, title="rnnkit demo: char LSTM on Python's help() topics")
     model, vocab, _, path = lm.load_run(run_dir)
+    if note := budget_note(summary, seconds):
+        print(note, flush=True)
     print(f"sample after training ({path}):", flush=True)
     print("-" * 72)
     print(PRIME, end="", flush=True)

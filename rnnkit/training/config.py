@@ -41,7 +41,8 @@ class TrainConfig:
                            choices=("auto", "fp32", "bf16", "fp16"))
     seed: int = field(0, "seed for torch and Python's random (every rank adds its rank)")
     device: str = field("auto", "cpu, cuda, cuda:N, or auto (cuda if available)")
-    threads: int = field(0, "CPU threads for torch (0: torch's choice)")
+    threads: int = field(0, "CPU threads for torch (0: one for a model under 200k parameters, else torch's "
+                         "choice capped at the cores not busy with other work)")
     log_every: int = field(50, "write a training record to metrics.jsonl every N steps")
     checkpoint_every: int = field(0, "also checkpoint every N steps (0: at evaluations only)")
     nonfinite: str = field("skip", "on a NaN/inf loss or gradient: skip the step (stop after 10 in a row) or stop",

@@ -45,6 +45,7 @@ from rnnkit.training import checkpoint, distributed
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.log import MetricsLog, plot_curves, write_csv
 from rnnkit.training.task import Task, resolve_select
+from rnnkit.training.threads import CpuWatch, choose_threads
 
 MAX_SKIPS = 10  # consecutive non-finite steps before a "skip" run gives up
 PLAIN_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
@@ -115,8 +116,9 @@ class Trainer:
         self.dist = distributed.setup(str(self.device))
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        if config.threads > 0:
-            torch.set_num_threads(config.threads)
+        self.threads, self.threads_why = choose_threads(model, config.threads)
+        if self.threads != torch.get_num_threads():
+            torch.set_num_threads(self.threads)
         torch.manual_seed(config.seed + self.dist.rank)
         random.seed(config.seed + self.dist.rank)
         self.model = model.to(self.device)
@@ -385,6 +387,9 @@ class Trainer:
         self._check_limits()  # a resumed run may have nothing left to do
         window = self.window
         items_total, train_time = 0, 0.0
+        if c.threads <= 0:
+            self._print(f"CPU threads: {self.threads} ({self.threads_why}; --threads N to choose)")
+        cpu_watch = CpuWatch()
         start = time.perf_counter() - self.elapsed
         try:
             while not self.stop_reason:
@@ -418,6 +423,8 @@ class Trainer:
                     if (self.step - 1) % c.log_every == 0:
                         self._log_train(window, lr, bar)
                         window.update(dict.fromkeys(window, 0.0))
+                        if self.device.type == "cpu" and (starved := cpu_watch.check()):
+                            self._print(starved)
                     for fn in self.on_step:
                         fn(self)
                     at_end = self.batch >= per_epoch
