@@ -20,6 +20,7 @@ from torch import Tensor
 
 from rnnkit.data import audio, tabular, ucr
 from rnnkit.errors import RnnkitError
+from rnnkit.lines import chunks
 from rnnkit.tasks import classify_data as cd
 from rnnkit.tasks import runs
 from rnnkit.tasks.classify import LoadedRun, load_run, predict_proba
@@ -33,8 +34,9 @@ def run_task(run: str) -> str:
     return str(checkpoint.load(runs.find_checkpoint(run)).get("task"))
 
 
-def _unlabelled(loaded: LoadedRun, inputs: Iterable[str]) -> tuple[list[Tensor], list[str]]:
-    """``(tensors, input names)`` of unlabelled inputs: texts, or paths of .ts / WAV files."""
+def _unlabelled(loaded: LoadedRun, inputs: Iterable[str], seen: int = 0) -> tuple[list[Tensor], list[str]]:
+    """``(tensors, input names)`` of unlabelled inputs: texts (``seen`` before them, for the messages), or
+    paths of .ts / WAV files."""
     d = loaded.data
     tensors: list[Tensor] = []
     names: list[str] = []
@@ -42,7 +44,7 @@ def _unlabelled(loaded: LoadedRun, inputs: Iterable[str]) -> tuple[list[Tensor],
         for text in inputs:
             toks = tabular.tokenize(text, d.tokens, d.lowercase)
             if not toks:
-                raise RnnkitError(f"input {len(names) + 1} is empty: nothing to classify")
+                raise RnnkitError(f"input {seen + len(names) + 1} is empty: nothing to classify")
             tensors.append(cd.encode_tokens(toks, loaded.vocab))
             names.append(text)
     elif d.format == "ts":
@@ -71,9 +73,12 @@ def _labelled(loaded: LoadedRun, path: str) -> tuple[list[Tensor], list[str], li
 
 
 def classify(run: str, inputs: Iterable[str], device: str = "cpu", data: str | None = None,
-             batch_size: int = 256, onnx: str | None = None) -> Iterator[dict[str, Any]]:
+             batch_size: int = 256, onnx: str | None = None,
+             batches: Iterable[list[str]] | None = None) -> Iterator[dict[str, Any]]:
     """Records for ``inputs`` (or the labelled file ``data``) from a ``classify`` run; see the module docstring.
-    ``onnx``: run the network in onnxruntime (the run's ``model.onnx`` for ``""``, else that file)."""
+    ``onnx``: run the network in onnxruntime (the run's ``model.onnx`` for ``""``, else that file).
+    ``batches``: texts instead of ``inputs``, in the groups they arrived in (stdin); each group is labelled
+    and yielded before the next is read."""
     loaded = load_run(run, device)
     model = loaded.model
     if onnx is not None:
@@ -82,14 +87,31 @@ def classify(run: str, inputs: Iterable[str], device: str = "cpu", data: str | N
         model = onnx_model("classify", loaded.model, loaded.path, onnx)
     if data is not None:
         tensors, names, truth = _labelled(loaded, data)
+        _check_channels(loaded, tensors, names)
+        yield from _records(loaded, model, tensors, names, truth, batch_size)
+    elif loaded.vocab is not None:  # texts: a batch at a time, so that memory stays flat on a long stdin
+        seen = 0
+        for texts in batches if batches is not None else chunks(inputs, batch_size):
+            tensors, names = _unlabelled(loaded, texts, seen)
+            seen += len(names)
+            yield from _records(loaded, model, tensors, names, [], batch_size)
     else:
-        tensors, names = _unlabelled(loaded, inputs)
-        truth = []
-    if not tensors:
-        return
-    if loaded.vocab is None and tensors[0].shape[1] != loaded.model.config.input_size:
+        paths = inputs if batches is None else (p for b in batches for p in b)
+        tensors, names = _unlabelled(loaded, paths)
+        _check_channels(loaded, tensors, names)
+        yield from _records(loaded, model, tensors, names, [], batch_size)
+
+
+def _check_channels(loaded: LoadedRun, tensors: list[Tensor], names: list[str]) -> None:
+    if loaded.vocab is None and tensors and tensors[0].shape[1] != loaded.model.config.input_size:
         raise RnnkitError(f"{names[0]}: {tensors[0].shape[1]} channels per step, the run was trained on "
                           f"{loaded.model.config.input_size}")
+
+
+def _records(loaded: LoadedRun, model: Any, tensors: list[Tensor], names: list[str], truth: list[str],
+             batch_size: int) -> Iterator[dict[str, Any]]:
+    if not tensors:
+        return
     probs = predict_proba(model, tensors, batch_size)
     for i, p in enumerate(probs):
         record: dict[str, Any] = {"input": names[i], "label": loaded.classes[int(p.argmax())],
@@ -100,18 +122,20 @@ def classify(run: str, inputs: Iterable[str], device: str = "cpu", data: str | N
 
 
 def predict(run: str, inputs: Iterable[str], device: str = "cpu", data: str | None = None,
-            batch_size: int = 256, onnx: str | None = None) -> Iterator[dict[str, Any]]:
-    """JSON-ready records for ``inputs`` from the run, whatever its task (``classify`` or ``tag``); ``onnx``:
-    the network runs in onnxruntime (see :func:`classify`)."""
+            batch_size: int = 256, onnx: str | None = None,
+            batches: Iterable[list[str]] | None = None) -> Iterator[dict[str, Any]]:
+    """JSON-ready records for ``inputs`` (or ``batches`` of texts, see :func:`classify`) from the run, whatever
+    its task (``classify`` or ``tag``); ``onnx``: the network runs in onnxruntime (see :func:`classify`)."""
     task = run_task(run)
     if task == "classify":
-        yield from classify(run, inputs, device, data, batch_size, onnx)
+        yield from classify(run, inputs, device, data, batch_size, onnx, batches)
     elif task == "tag":
         if data is not None:
             raise RnnkitError("--data (a labelled file) is for classify runs; give a tag run its texts")
         from rnnkit.tasks import tag
 
-        yield from tag.predict(run, list(inputs), device, onnx=onnx)
+        texts = (t for b in batches for t in b) if batches is not None else inputs
+        yield from tag.predict(run, texts, device, batch_size, onnx=onnx)
     else:
         raise RnnkitError(f"rnnkit predict reads classify and tag runs; {run} is a {task!r} run"
                           + (" (try rnnkit sample)" if task == "lm" else ""))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -357,32 +357,36 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[Seq2Seq, tuple[Codec
     return model.to(dev).eval(), codecs, conf, path
 
 
-def translate_lines(run: str | Path, lines: list[str], decode_cfg: DecodeConfig, device: str = "cpu",
-                    batch_size: int = 64, source_name: str = "input", heatmap_path: Path | None = None,
-                    warn: Any = None) -> list[str]:
-    """Translations of ``lines`` with a trained run. A line longer than the run's ``max_len`` is an error
-    naming it; unknown words are read as ``<unk>`` and counted (``warn`` gets the note)."""
+def translate_batches(run: str | Path, batches: Iterable[list[str]], decode_cfg: DecodeConfig, device: str = "cpu",
+                      batch_size: int = 64, source_name: str = "input", heatmap_path: Path | None = None,
+                      warn: Any = None) -> Iterator[str]:
+    """Translations of the sentences of ``batches`` with a trained run, each batch translated and yielded
+    before the next is read (stdin as it arrives). A line longer than the run's ``max_len`` is an error
+    naming it; unknown words are read as ``<unk>`` and counted (``warn`` gets the note at the end)."""
     if heatmap_path is not None:  # before any work: never the run's own files, a directory, or not an image
         check_output_path(heatmap_path, [run], [run], "--heatmap", figure=True)
     model, codecs, conf, _ = load_run(run, device)
-    if not lines:
-        if heatmap_path is not None:
-            raise RnnkitError("--heatmap: no sentence to translate")
-        return []
     max_len = int(conf.get("data", {}).get("max_len", 100))
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            raise RnnkitError(f"{source_name}:{i}: empty line (one sentence per line)")
-    src = encode_sources(codecs[0], lines)
-    for i, s in enumerate(src, 1):
-        if len(s) - 1 > max_len:
-            raise RnnkitError(f"{source_name}:{i}: {len(s) - 1} tokens, more than the run's --max-len {max_len}; "
-                              f"split the sentence")
-    unknown = sum(int((s == UNK).sum()) for s in src)
+    seen = unknown = 0
+    for lines in batches:
+        for i, line in enumerate(lines, seen + 1):
+            if not line.strip():
+                raise RnnkitError(f"{source_name}:{i}: empty line (one sentence per line)")
+        src = encode_sources(codecs[0], lines)
+        for i, s in enumerate(src, seen + 1):
+            if len(s) - 1 > max_len:
+                raise RnnkitError(f"{source_name}:{i}: {len(s) - 1} tokens, more than the run's --max-len "
+                                  f"{max_len}; split the sentence")
+        unknown += sum(int((s == UNK).sum()) for s in src)
+        with torch.no_grad():
+            hyps = translate_ids(model, src, decode_cfg, batch_size)
+            if heatmap_path is not None and not seen and lines:
+                if heatmap(model, codecs, lines[0], decode_cfg, heatmap_path) is None:
+                    raise RnnkitError("--heatmap: this run's model has no attention (--attention none)")
+        seen += len(lines)
+        for h in hyps:
+            yield codecs[1].decode(h.tokens)
+    if not seen and heatmap_path is not None:
+        raise RnnkitError("--heatmap: no sentence to translate")
     if unknown and warn is not None:
         warn(f"note: {unknown} source token(s) unknown to the run's vocabulary were read as <unk>")
-    with torch.no_grad():
-        hyps = translate_ids(model, src, decode_cfg, batch_size)
-        if heatmap_path is not None and heatmap(model, codecs, lines[0], decode_cfg, heatmap_path) is None:
-            raise RnnkitError("--heatmap: this run's model has no attention (--attention none)")
-    return [codecs[1].decode(h.tokens) for h in hyps]

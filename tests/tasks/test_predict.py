@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import select
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +115,50 @@ def test_empty_stdin_says_so(text_run: Path, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert out == "" and err == "rnnkit: error: no inputs: stdin held no non-blank line; give the inputs as " \
                                 "arguments, or one per line\n"
+
+
+def _predict_process(run: Path, *extra: str, stdin: Any = subprocess.PIPE) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "rnnkit", "predict", str(run), "--threads", "1", *extra],
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+
+def test_stdin_is_answered_as_it_arrives(text_run: Path):
+    proc = _predict_process(text_run / "run")
+    try:
+        proc.stdin.write(b"a fine film\n")
+        proc.stdin.flush()  # stdin stays open: the answer must not wait for its end
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "no answer to the first line while stdin was open"
+        first = json.loads(proc.stdout.readline())
+        assert first["input"] == "a fine film" and proc.poll() is None
+        proc.stdin.write(b"a dull plot\n")
+        proc.stdin.close()
+        assert [r["input"] for r in lines(proc.stdout.read().decode())] == ["a dull plot"]
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _peak_rss_kib(run: Path, n: int, tmp_path: Path) -> int:
+    """Peak RSS of ``rnnkit predict`` over ``n`` stdin lines of 40 tokens, run in a child process."""
+    src = tmp_path / f"in{n}.txt"
+    src.write_text("".join(f"{'a fine film ' * 13}{i}\n" for i in range(n)), encoding="utf-8")
+    # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec (Linux)
+    code = ("import sys\nfrom rnnkit.cli import main\nrc = main(sys.argv[1:])\n"
+            "hwm = [v for v in open('/proc/self/status') if v.startswith('VmHWM:')][0]\n"
+            "print(hwm.split()[1], file=sys.stderr)\nsys.exit(rc)")
+    with src.open("rb") as f:
+        done = subprocess.run([sys.executable, "-c", code, "predict", str(run), "--threads", "1"], stdin=f,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr.decode()
+    return int(done.stderr.decode().split()[-1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads VmHWM from /proc")
+def test_a_long_stdin_keeps_memory_flat(text_run: Path, tmp_path: Path):
+    small, large = _peak_rss_kib(text_run / "run", 10_000, tmp_path), _peak_rss_kib(text_run / "run", 100_000, tmp_path)
+    # holding 100,000 encoded lines (40 tokens each) would add tens of MB; a batch at a time adds nothing
+    assert large - small < 12 * 1024, (small, large)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import select
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +96,26 @@ def test_select_bleu_scores_the_validation_pairs_and_picks_best_pt_by_it(tmp_pat
     # the default selects by the loss and decodes nothing while training
     assert main([*args, "--out", str(tmp_path / "loss")]) == 0
     assert all("bleu" not in r for r in records(tmp_path / "loss") if r["split"] == "valid")
+
+
+def test_stdin_is_translated_as_it_arrives(tmp_path: Path):
+    words = ["eins", "zwei", "drei", "vier"]
+    (tmp_path / "pairs.tsv").write_text("".join(f"{a} {b}\t{b} {a}\n" for a in words for b in words), encoding="utf-8")
+    assert main(["train", "translate", "--data", str(tmp_path / "pairs.tsv"), "--held-out", "2", *SMALL,
+                 "--max-steps", "2", "--batch-size", "4", "--out", str(tmp_path / "run")]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "rnnkit", "translate", str(tmp_path / "run")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        proc.stdin.write(b"eins zwei\n")
+        proc.stdin.flush()  # stdin stays open: the translation must not wait for its end
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready, "no translation of the first line while stdin was open"
+        assert proc.stdout.readline().endswith(b"\n") and proc.poll() is None
+        proc.stdin.write(b"drei vier\n")
+        proc.stdin.close()
+        assert len(proc.stdout.read().splitlines()) == 1
+        assert proc.wait(60) == 0
+    finally:
+        proc.kill()
+        proc.wait()
