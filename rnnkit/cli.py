@@ -8,8 +8,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from rnnkit.errors import RnnkitError
 
 
@@ -303,6 +301,8 @@ def _sample(args: argparse.Namespace) -> int:
     if args.threads < 0:
         raise RnnkitError(f"--threads must be >= 0, got {args.threads}")
     if args.threads > 0:
+        import torch
+
         torch.set_num_threads(args.threads)
     try:
         sample = SampleConfig(**given_flags(args, SampleConfig))
@@ -344,6 +344,8 @@ def _predict(args: argparse.Namespace) -> int:
     if args.onnx and not args.onnx.endswith(".onnx"):
         raise RnnkitError(f"--onnx {args.onnx!r}: expected an .onnx file; give texts before --onnx, or --onnx=FILE")
     if args.threads > 0:
+        import torch
+
         torch.set_num_threads(args.threads)
     # texts from stdin, one per line, when neither arguments nor a labelled file are given: labelled and
     # written a batch at a time as they arrive, so that a pipe gets its answers at once and memory stays flat
@@ -522,7 +524,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     restore = _sigterm_as_interrupt()
     args = None
-    try:  # building the parser imports every task: a Ctrl-C then is an interruption too, not a traceback
+    # torch is first imported here (rnnkit's package and this module import it lazily), inside the handler: a
+    # Ctrl-C during the seconds that takes is an interruption too, one line, not a traceback
+    try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
@@ -604,6 +608,8 @@ def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
         check_output_path(args.json, flag="--json")
     if args.threads:
+        import torch
+
         torch.set_num_threads(args.threads)
     bench.main(quick=args.quick, cells=cells, cases=args.cases, repeats=args.repeats,
                json_path=args.json, names=names)

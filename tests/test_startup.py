@@ -1,0 +1,45 @@
+"""The ``rnnkit`` command's start-up: a Ctrl-C while torch loads is one line and status 130."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="watches /proc/PID/maps")
+
+
+def _loading_torch(pid: int) -> bool:
+    try:
+        return "/torch/" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+SCRIPT = Path(sys.executable).parent / "rnnkit"  # the console script pip installed beside this interpreter
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "rnnkit"],
+                                     pytest.param([str(SCRIPT)], marks=pytest.mark.skipif(
+                                         not SCRIPT.is_file(), reason="rnnkit is not installed as a script"))],
+                         ids=["python -m rnnkit", "rnnkit script"])
+def test_ctrl_c_while_torch_loads_is_one_line(command: list[str]):
+    proc = subprocess.Popen([*command, "--help"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while not _loading_torch(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert proc.poll() is None, "the command ended before torch was loaded"
+        proc.send_signal(signal.SIGINT)  # torch's shared libraries are mapped: its import is under way
+        err = proc.stderr.read().decode()
+        assert proc.wait(60) == 130, err
+        assert err.strip() == "rnnkit: interrupted", err
+    finally:
+        proc.kill()
+        proc.wait()
