@@ -1,11 +1,7 @@
-"""Where an export is written: the file names of its graphs, refused targets, atomic replacement."""
+"""Where an export is written: the file names of its graphs, refused targets."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from rnnkit.errors import RnnkitError
@@ -39,17 +35,3 @@ def check_targets(paths: list[Path], checkpoint: Path) -> None:
             raise RnnkitError(f"--out {p} would replace the run's own {p.name}; choose another file name")
         if p.is_dir():
             raise RnnkitError(f"--out {p} is a directory; give a file name such as {p / 'model.onnx'}")
-
-
-@contextlib.contextmanager
-def atomic(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed over it when the block succeeds, removed when it fails:
-    a failed or interrupted export never leaves half a file under the final name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from rnnkit.export.loading import LoadedModel, load, metadata, sha256
 from rnnkit.export.recurrence import swap_layers
 from rnnkit.export.verify import Report, verify
 from rnnkit.export.wrappers import Graph, task_graphs
+from rnnkit.outputs import atomic_path
 
 FORMATS = ("onnx", "pt2")
 FORMAT_TAG = "rnnkit-export"
@@ -95,7 +96,7 @@ def export_run(run: str | Path, fmt: str = "onnx", out: str | Path | None = None
     meta = _meta(loaded, graphs, paths, exporter)
     batch = _example_batch(ex)
     with contextlib.ExitStack() as stack, torch.no_grad():
-        tmp = {g.name: stack.enter_context(files.atomic(paths[g.name])) for g in graphs}
+        tmp = {g.name: stack.enter_context(atomic_path(paths[g.name])) for g in graphs}
         example: tuple[Tensor, ...] = batch
         for g in graphs:
             if g.name == "decoder":

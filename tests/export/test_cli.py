@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,9 @@ def test_classify_export_and_predict_onnx(classify_run, capsys):
     assert main(["export", str(classify_run)]) == 0
     out = capsys.readouterr().out
     assert f"wrote {classify_run / 'model.onnx'}" in out and "labels identical: 40/40" in out
+    umask = os.umask(0o022)
+    os.umask(umask)  # written as open() would have: readable by others under the usual umask, not mkstemp's 0600
+    assert stat.S_IMODE((classify_run / "model.onnx").stat().st_mode) == 0o666 & ~umask
     dev = DATA / "sentiment" / "stsa.binary.dev"
     assert main(["predict", str(classify_run), "--data", str(dev)]) == 0
     torch_records = _lines(capsys.readouterr().out)
