@@ -245,6 +245,18 @@ def build_parser() -> argparse.ArgumentParser:
                     "sentence to this PNG")
     add_flags(tx, DecodeConfig, "decoding options (default: the run's)")
 
+    cp = sub.add_parser("caption", help="caption images of 1-4 handwritten digits with a trained caption run",
+                        description="Caption IMAGE files with a caption run's best.pt (else last.pt), one line per "
+                                    "image: PATH<TAB>caption, or JSON with --json. An image is read as the run "
+                                    "trained on: 40x12 pixels (width x height), grey (colour is converted), bright "
+                                    "ink on a dark background, as the PNGs in a run's samples/ folder.")
+    cp.add_argument("run", help="run directory or checkpoint file")
+    cp.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG or any format Pillow reads)")
+    cp.add_argument("--batch-size", type=int, default=64, help="images per batch (default: 64)")
+    cp.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    cp.add_argument("--json", action="store_true", help="one JSON object per image: {\"image\", \"caption\"}")
+    add_flags(cp, DecodeConfig, "decoding options (default: the run's)")
+
     g = sub.add_parser("gradflow", help="gradient norm through time (vanishing gradients) as a PNG",
                        description="Measure ||dL/dh_t|| for every step t of trained many-to-one runs (adding, "
                                    "seqdigits) and/or freshly initialised cells on the adding problem, and plot it "
@@ -428,6 +440,20 @@ def _translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _caption(args: argparse.Namespace) -> int:
+    import json
+
+    from rnnkit.config import given_flags
+    from rnnkit.models.decoding import DecodeConfig
+    from rnnkit.tasks import caption
+
+    out = caption.caption_files(args.run, args.images, given_flags(args, DecodeConfig), args.device,
+                                args.batch_size)
+    for path, text in zip(args.images, out):
+        print(json.dumps({"image": path, "caption": text}) if args.json else f"{path}\t{text}")
+    return 0
+
+
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "bench":
         return _bench(parser, args)
@@ -491,6 +517,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _export(args)
     if args.command == "translate":
         return _translate(args)
+    if args.command == "caption":
+        return _caption(args)
     if args.command == "gradflow":
         from rnnkit.tasks import report
 

@@ -12,10 +12,13 @@ pool, so a test image contains no handwriting seen in training.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import Tensor
 
 from rnnkit.data import digits
+from rnnkit.errors import RnnkitError
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 HEIGHT, WIDTH = 12, 40
@@ -60,3 +63,35 @@ def compose(pool: tuple[Tensor, Tensor], n: int, gen: torch.Generator, max_digit
 def caption_text(digit_seq: list[int]) -> str:
     """``[3, 1, 4]`` -> ``"three one four"``."""
     return " ".join(WORDS[d] for d in digit_seq)
+
+
+def write_image(path: str | Path, image: Tensor) -> Path:
+    """One composed image ``(1, HEIGHT, WIDTH)`` or ``(HEIGHT, WIDTH)`` in [0, 1] as an 8-bit grey PNG, atomically."""
+    from PIL import Image
+
+    from rnnkit.outputs import write_atomic
+
+    pixels = (image.reshape(HEIGHT, WIDTH).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    return write_atomic(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
+
+
+def read_image(path: str | Path) -> Tensor:
+    """An image file as the captioner reads it: ``(1, HEIGHT, WIDTH)`` grey levels in [0, 1], ink bright on a
+    dark background (as :func:`compose` draws). Colour images are converted to grey; any other size, or a
+    file that is not an image, is a one-line :class:`RnnkitError` naming the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            grey = im.convert("L")
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise RnnkitError(f"{path}: not a readable image ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+                          ) from None
+    if grey.size != (WIDTH, HEIGHT):
+        # the captioner's convolutions and attention grid were trained on this size; resizing would
+        # change the stroke widths the model learned, so the size is the caller's to fix
+        raise RnnkitError(f"{path}: image is {grey.size[0]}x{grey.size[1]} pixels (width x height); the captioner "
+                          f"reads {WIDTH}x{HEIGHT} images of 1-4 digits")
+    import numpy as np
+
+    return torch.from_numpy(np.array(grey, dtype=np.float32)).view(1, HEIGHT, WIDTH) / 255.0

@@ -200,10 +200,53 @@ def _train(run_dir: Path, data: CaptionDataConfig, model_cfg: CaptionerConfig, d
         refs = [captions.caption_text(s) for s in task.test[1]]
         test.update(corpus_scores(caption_images(model, task.test[0], decode_cfg, data.eval_batch_size), refs))
         test["exact_greedy"] = task.score(model, task.test, DecodeConfig(beam_size=1))["exact"]
-    summary["test"] = test
+        samples = write_samples(run_dir, model, task.valid, decode_cfg) if dist.is_main else []
+    summary["test"], summary["samples"] = test, samples
     trainer.log.write({"step": trainer.step, "split": "test", **test})
     say("test (best model): " + " | ".join(f"{k} {v:.4g}" for k, v in test.items()))
+    say(f"samples (validation images, in {run_dir / SAMPLES}; caption them with rnnkit caption {run_dir} "
+        f"{run_dir / SAMPLE_DIR}/*.png):")
+    for s in samples:
+        say(f"  {s['image']}: predicted {s['predicted']!r} | reference {s['reference']!r}")
     return summary
+
+
+SAMPLES, SAMPLE_DIR, NUM_SAMPLES = "samples.txt", "samples", 5
+
+
+def write_samples(run_dir: Path, model: nn.Module, split: tuple[Tensor, list[list[int]]],
+                  decode_cfg: DecodeConfig, n: int = NUM_SAMPLES) -> list[dict[str, str]]:
+    """Caption the first ``n`` images of ``split`` (validation) with the run's decoding; write them as PNGs
+    to ``samples/`` (inputs ``rnnkit caption`` reads as they are) and ``samples.txt`` (image, predicted,
+    reference per line). Returns the rows."""
+    from rnnkit.outputs import write_atomic
+
+    x, seqs = split[0][:n], split[1][:n]
+    rows = []
+    for i, (hyp, seq) in enumerate(zip(caption_images(model, x, decode_cfg, n), seqs)):
+        name = f"{SAMPLE_DIR}/valid-{i}.png"
+        captions.write_image(run_dir / name, x[i])
+        rows.append({"image": name, "predicted": hyp, "reference": captions.caption_text(seq)})
+    write_atomic(run_dir / SAMPLES, "image\tpredicted\treference\n"
+                 + "".join(f"{r['image']}\t{r['predicted']}\t{r['reference']}\n" for r in rows))
+    return rows
+
+
+def caption_files(run: str | Path, paths: list[str], decode_flags: dict[str, Any] | None = None,
+                  device: str = "cpu", batch_size: int = 64) -> list[str]:
+    """The caption of each image file in ``paths`` (see :func:`rnnkit.data.captions.read_image`), by the run's
+    best model, decoded as the run's test set was, with ``decode_flags`` (``{"beam_size": 1}``) overriding.
+    Every file is read before any is captioned, so a bad file is an error before output starts."""
+    if batch_size < 1:
+        raise RnnkitError(f"--batch-size must be >= 1, got {batch_size}")
+    if not paths:
+        raise RnnkitError("no images given: rnnkit caption RUN IMAGE...")
+    images = torch.stack([captions.read_image(p) for p in paths])
+    model, conf, _ = load_run(run, device)
+    decode_cfg = cfgmod.build(DecodeConfig, {**conf.get("decode", {}), **(decode_flags or {})}, "decoding options")
+    decode_cfg.validate()
+    with torch.no_grad():
+        return caption_images(model, images, decode_cfg, batch_size)
 
 
 def load_run(run: str | Path, device: str = "cpu") -> tuple[Captioner, dict[str, Any], Path]:

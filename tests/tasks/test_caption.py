@@ -36,3 +36,50 @@ def test_epochs_draw_fresh_images_and_resume_sees_the_same():
     assert not torch.equal(next(task.batches(1, 0))[0], first[0][0])
     y = targets([[3, 1, 4], [0]])
     assert y.shape == (2, 5) and words(y[0].tolist()) == "three one four" and words(y[1].tolist()) == "zero"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("caption") / "run"
+    assert main(["train", "caption", "--out", str(run), "--train-size", "128", "--valid-size", "8",
+                 "--test-size", "8", "--channels", "4", "--hidden-size", "16", "--embed-size", "8",
+                 "--max-steps", "4", "--eval-every", "4", "--batch-size", "32", "--beam-size", "1",
+                 "--no-progress", "--threads", "1", "--device", "cpu"]) == 0
+    return run
+
+
+def test_training_writes_sample_captions_that_rnnkit_caption_reproduces(tiny_run: Path, capsys):
+    rows = [r.split("\t") for r in (tiny_run / "samples.txt").read_text().splitlines()]
+    assert rows[0] == ["image", "predicted", "reference"] and len(rows) == 6
+    refs = {r[0]: r[2] for r in rows[1:]}
+    assert all(1 <= len(ref.split()) <= 4 for ref in refs.values())
+    images = [str(tiny_run / name) for name in refs]
+    capsys.readouterr()
+    assert main(["caption", str(tiny_run), *images, "--json"]) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # the PNGs hold the validation images exactly (8-bit grey, as the pools' 16 levels): same captions
+    assert [o["image"] for o in out] == images and [o["caption"] for o in out] == [r[1] for r in rows[1:]]
+    assert main(["caption", str(tiny_run), images[0]]) == 0
+    assert capsys.readouterr().out == f"{images[0]}\t{rows[1][1]}\n"
+
+
+def test_caption_bad_images_are_one_line_errors(tiny_run: Path, tmp_path: Path, capsys):
+    from PIL import Image
+
+    Image.new("L", (28, 28)).save(tmp_path / "mnist.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    for name, said in (("mnist.png", "image is 28x28 pixels"), ("notes.png", "not a readable image"),
+                       ("missing.png", "not a readable image")):
+        capsys.readouterr()
+        assert main(["caption", str(tiny_run), str(tmp_path / name)]) != 0
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("rnnkit: error:") and said in err and len(err.splitlines()) == 1, err
+
+
+def test_read_image_round_trips_a_composed_image(tmp_path: Path):
+    from rnnkit.data import captions
+
+    pools = captions.load_pools(0.1, 0.2, 0)
+    x, _ = captions.compose(pools["valid"], 1, torch.Generator().manual_seed(0))
+    captions.write_image(tmp_path / "a.png", x[0])
+    assert torch.allclose(captions.read_image(tmp_path / "a.png"), x[0], atol=0.5 / 255)
