@@ -172,15 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CPU threads for torch; one token at a time is fastest on 1 (default: 1; 0: torch's choice)")
     add_flags(s, SampleConfig, "sampling options")
 
-    e = sub.add_parser("evaluate", help="score a run on a file: lm, classify and tag runs",
+    e = sub.add_parser("evaluate", help="score a run on a file: lm, classify, tag, translate and caption runs",
                        description="Score a file with a trained run (best.pt, else last.pt), read as its training "
                                    "data was: a language model's loss, perplexity and bits per character on a text; "
                                    "a classifier's accuracy, macro-F1 and confusion matrix on a labelled file; a "
-                                   "tagger's entity F1 (or token accuracy) on a tagged file.")
+                                   "tagger's entity F1 (or token accuracy) on a tagged file; a translation run's BLEU "
+                                   "and chrF against the target side of a source<TAB>target file; a captioner's exact "
+                                   "match on an IMAGE<TAB>caption file.")
     e.add_argument("run", help="run directory or checkpoint file")
     e.add_argument("--data", required=True, help="the file to score, in the run's training format")
     e.add_argument("--batch-size", type=int, default=None,
-                   help="lm: parallel streams, or lines (default: 16); classify, tag: sequences per forward pass "
+                   help="lm: parallel streams, or lines (default: 16); other tasks: inputs per forward pass "
                         "(default: the run's --eval-batch-size)")
     e.add_argument("--bptt", type=int, default=None,
                    help="chunk length of a truncated-BPTT run (default: the run's; lines runs are scored by line)")

@@ -263,3 +263,46 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[Captioner, dict[str,
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise RnnkitError(f"checkpoint {path} lacks a valid model ({str(e).splitlines()[0]})") from None
     return model.to(dev).eval(), conf, path
+
+
+def read_captioned(path: str | Path) -> tuple[list[Path], list[str]]:
+    """``(image paths, reference captions)`` of an ``IMAGE<TAB>caption`` file (a relative image path is read
+    from the file's folder; ``samples.txt``'s layout, ``image<TAB>predicted<TAB>reference``, is read too:
+    the last column is the reference)."""
+    from rnnkit.data.parallel import read_lines
+
+    base = Path(path).parent
+    images, refs = [], []
+    for i, line in enumerate(read_lines(path), 1):
+        cols = line.split("\t")
+        if i == 1 and cols[0] == "image":  # samples.txt's header
+            continue
+        if len(cols) < 2 or not cols[0].strip() or not cols[-1].strip():
+            raise RnnkitError(f"{path}:{i}: expected 'IMAGE<TAB>caption' (e.g. 'a.png<TAB>three one four')")
+        ref = " ".join(cols[-1].split())
+        unknown = [w for w in ref.split() if w not in captions.WORDS]
+        if unknown:
+            raise RnnkitError(f"{path}:{i}: {unknown[0]!r} is not a digit word ({', '.join(captions.WORDS)})")
+        images.append(base / cols[0].strip())
+        refs.append(ref)
+    if not images:
+        raise RnnkitError(f"{path}: no captioned images")
+    return images, refs
+
+
+def evaluate_file(run: str | Path, data: str, batch_size: int | None = None, device: str = "cpu"
+                  ) -> dict[str, Any]:
+    """``rnnkit evaluate`` of a caption run on an ``IMAGE<TAB>caption`` file: exact match (beam search with
+    the run's decoding, and greedy), BLEU and chrF, as the run's test set was scored."""
+    from rnnkit.metrics.translation import corpus_scores, exact_match
+
+    paths, refs = read_captioned(data)
+    images = torch.stack([captions.read_image(p) for p in paths])
+    model, conf, path = load_run(run, device)
+    decode_cfg = cfgmod.build(DecodeConfig, conf.get("decode", {}), f"{path} (decoding options)", internal=True)
+    bs = batch_size or int(conf.get("data", {}).get("eval_batch_size", 500))
+    with torch.no_grad():
+        hyps = caption_images(model, images, decode_cfg, bs)
+        greedy = caption_images(model, images, DecodeConfig(beam_size=1), bs)
+    return {"data": data, "checkpoint": str(path), "images": len(refs), "exact": exact_match(hyps, refs),
+            **corpus_scores(hyps, refs), "exact_greedy": exact_match(greedy, refs)}

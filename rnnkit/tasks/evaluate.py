@@ -3,6 +3,9 @@
 - ``lm``: loss, perplexity (bits per character for character models) of a text.
 - ``classify``: accuracy, macro-F1, the loss and the confusion matrix of a labelled file.
 - ``tag``: entity precision / recall / F1 (seqeval's rules, per type) or token accuracy of a tagged file.
+- ``translate``: BLEU and chrF (sacrebleu) of beam search and greedy decoding against the target side of a
+  ``source<TAB>target`` file, and the teacher-forced loss.
+- ``caption``: exact match (beam and greedy), BLEU and chrF of the captions of an ``IMAGE<TAB>caption`` file.
 
 Each file is read as the run's training data was (its format, columns, tag scheme), by the task's
 own reader, and scored by the task's own metrics: the numbers agree with the ones training logged.
@@ -16,7 +19,7 @@ from typing import Any
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import runs
 
-SUPPORTED = ("lm", "classify", "tag")
+SUPPORTED = ("lm", "classify", "tag", "translate", "caption")
 
 
 def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt: int | None = None,
@@ -42,6 +45,14 @@ def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt
         from rnnkit.tasks import classify
 
         res = classify.evaluate_file(path, data, batch_size, device)
+    elif task == "translate":
+        from rnnkit.tasks import translate
+
+        res = translate.evaluate_file(path, data, batch_size, device)
+    elif task == "caption":
+        from rnnkit.tasks import caption
+
+        res = caption.evaluate_file(path, data, batch_size, device)
     else:
         from rnnkit.tasks import tag
 
@@ -64,6 +75,12 @@ def summary(res: dict[str, Any]) -> str:
                 " ".join([" " * width, *(f"{c:>{width}}" for c in labels)])]
         rows += [" ".join([f"{c:>{width}}", *(f"{x:>{width}}" for x in row)]) for c, row in zip(labels, matrix)]
         return "\n".join([head, *rows])
+    if res["task"] == "translate":
+        return (f"{res['data']}: {res['sentences']:,} sentences | BLEU {res['bleu']:.2f} | chrF {res['chrf']:.2f} "
+                f"(greedy: {res['bleu_greedy']:.2f} / {res['chrf_greedy']:.2f}) | loss {res['loss']:.4f} {where}")
+    if res["task"] == "caption":
+        return (f"{res['data']}: {res['images']:,} images | exact {res['exact']:.4f} (greedy "
+                f"{res['exact_greedy']:.4f}) | BLEU {res['bleu']:.2f} | chrF {res['chrf']:.2f} {where}")
     if "f1" in res:
         scores = f"F1 {res['f1']:.2f} | precision {res['precision']:.2f} | recall {res['recall']:.2f} | "
     else:

@@ -390,3 +390,17 @@ def translate_batches(run: str | Path, batches: Iterable[list[str]], decode_cfg:
         raise RnnkitError("--heatmap: no sentence to translate")
     if unknown and warn is not None:
         warn(f"note: {unknown} source token(s) unknown to the run's vocabulary were read as <unk>")
+
+
+def evaluate_file(run: str | Path, data: str, batch_size: int | None = None, device: str = "cpu"
+                  ) -> dict[str, Any]:
+    """``rnnkit evaluate`` of a translation run on a ``source<TAB>target`` file: the test metrics training
+    reports (BLEU and chrF of the run's beam search and of greedy decoding against the target side, the
+    teacher-forced loss), decoded with the run's own decoding options."""
+    model, codecs, conf, path = load_run(run, device)
+    decode_cfg = cfgmod.build(DecodeConfig, conf.get("decode", {}), f"{path} (decoding options)", internal=True)
+    pairs = parallel.read_pairs(data)
+    bs = batch_size or int(conf.get("data", {}).get("eval_batch_size", 128))
+    with torch.no_grad():
+        metrics, _ = test_scores(model, codecs, pairs, decode_cfg, bs)
+    return {"data": data, "checkpoint": str(path), **metrics}

@@ -83,3 +83,26 @@ def test_read_image_round_trips_a_composed_image(tmp_path: Path):
     x, _ = captions.compose(pools["valid"], 1, torch.Generator().manual_seed(0))
     captions.write_image(tmp_path / "a.png", x[0])
     assert torch.allclose(captions.read_image(tmp_path / "a.png"), x[0], atol=0.5 / 255)
+
+
+def test_evaluate_scores_captioned_images_by_exact_match(tiny_run: Path, tmp_path: Path, capsys):
+    rows = [r.split("\t") for r in (tiny_run / "samples.txt").read_text().splitlines()[1:]]
+    data = tmp_path / "caps.tsv"
+    # two references the run's samples got right by construction (its own predictions), one made wrong
+    wrong = "one one one one" if rows[2][1] != "one one one one" else "two"
+    lines = [f"{tiny_run / rows[0][0]}\t{rows[0][1]}", f"{tiny_run / rows[1][0]}\t{rows[1][1]}",
+             f"{tiny_run / rows[2][0]}\t{wrong}"]
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["evaluate", str(tiny_run), "--data", str(data), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["task"] == "caption" and res["images"] == 3 and res["exact"] == pytest.approx(2 / 3)
+    # samples.txt itself (relative image paths, the reference in its last column)
+    assert main(["evaluate", str(tiny_run), "--data", str(tiny_run / "samples.txt"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["images"] == 5 and res["exact"] == pytest.approx(
+        sum(r[1] == r[2] for r in rows) / 5)
+    data.write_text(f"{tiny_run / rows[0][0]}\tthree four eleven\n", encoding="utf-8")
+    assert main(["evaluate", str(tiny_run), "--data", str(data)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("rnnkit: error:") and "'eleven' is not a digit word" in err and "\n" not in err

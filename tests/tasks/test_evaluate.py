@@ -1,4 +1,4 @@
-"""`rnnkit evaluate RUN --data FILE` on classify and tag runs (tiny runs trained in seconds), and the
+"""`rnnkit evaluate RUN --data FILE` on classify, tag and translate runs (tiny runs trained in seconds), and the
 one-line error for a task it does not score."""
 
 from __future__ import annotations
@@ -99,4 +99,31 @@ def test_a_task_it_does_not_score_is_a_one_line_error(tmp_path: Path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run), "--data", str(tmp_path / "x.txt")]) == 2
     assert last_line(capsys) == (f"rnnkit: error: rnnkit evaluate does not score 'adding' runs yet "
-                                 f"({run / 'best.pt'}); it scores lm, classify and tag runs")
+                                 f"({run / 'best.pt'}); it scores lm, classify, tag, translate and caption runs")
+
+
+def test_translate_run_scored_on_its_test_file_agrees_with_training(tmp_path: Path, capsys):
+    pytest.importorskip("sacrebleu")
+    nums = ["eins", "zwei", "drei", "vier", "fünf"]
+    names = ["one", "two", "three", "four", "five"]
+    pairs = [f"{a} {b} .\t{x} {y} ." for a, x in zip(nums, names) for b, y in zip(nums, names)]
+    data, test = tmp_path / "train.tsv", tmp_path / "test.tsv"
+    data.write_text("\n".join(pairs * 4) + "\n", encoding="utf-8")
+    test.write_text("\n".join(pairs[:7]) + "\n", encoding="utf-8")
+    run = tmp_path / "tr"
+    assert main(["train", "translate", "--data", str(data), "--valid", str(test), "--test", str(test),
+                 "--out", str(run), "--max-steps", "6", "--eval-every", "6", "--batch-size", "16",
+                 "--beam-size", "2", "--lr", "1e-2", "--min-freq", "1", *TINY]) == 0
+    logged = [r for r in records(run) if r["split"] == "test"][-1]
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(test), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["task"] == "translate" and res["sentences"] == 7
+    for key in ("bleu", "chrf", "bleu_greedy", "chrf_greedy", "loss"):
+        assert res[key] == pytest.approx(logged[key], abs=1e-6), key
+    assert main(["evaluate", str(run), "--data", str(test)]) == 0
+    assert "7 sentences | BLEU" in capsys.readouterr().out
+    (tmp_path / "bad.tsv").write_text("no tab here\n", encoding="utf-8")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "bad.tsv")]) == 2
+    err = last_line(capsys)
+    assert err.startswith("rnnkit: error:") and "expected 'source<TAB>target'" in err
