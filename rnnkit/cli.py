@@ -266,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("runs", nargs="*", help="run directories or checkpoints (adding or seqdigits)")
     g.add_argument("--fresh", default="", help="comma list of cells to measure at initialisation, e.g. rnn,lstm,gru")
     g.add_argument("--lag", type=int, default=None,
-                   help="adding problem length T, >= 1 (default: each run's; 100 for --fresh)")
+                   help="adding problem length T, >= 1 (default: each run's; --fresh: the runs' (the longest), "
+                        "100 without runs)")
     g.add_argument("--hidden-size", type=int, default=128, help="--fresh models: hidden units (default: 128)")
     g.add_argument("--out", default="gradflow.png", help="PNG to write (default: gradflow.png)")
 

@@ -90,8 +90,9 @@ def check_flow_size(lag: int, hidden_size: int, what: str = "") -> None:
 
 def gradflow_command(run_paths: list[str], fresh: list[str], lag: int | None, hidden_size: int,
                      out: str) -> dict[str, Any]:
-    """Measure, plot to ``out`` (PNG) and print a summary line per curve. ``lag`` None: each run's own
-    (100 for ``fresh`` cells). ``out`` is checked first: never one of the runs, their files or a directory."""
+    """Measure, plot to ``out`` (PNG) and print a summary line per curve. ``lag`` None: each run's own, and
+    for ``fresh`` cells the runs' length (the longest; 100 without runs). ``out`` is checked first: never one
+    of the runs, their files or a directory."""
     from rnnkit.diagnostics.gradflow import plot_gradflow
 
     check_output_path(out, run_paths, run_paths, "--out", figure=True)
@@ -102,14 +103,19 @@ def gradflow_command(run_paths: list[str], fresh: list[str], lag: int | None, hi
     for cell in fresh:
         if cell not in CELLS:
             raise RnnkitError(f"--fresh: unknown cell {cell!r}; expected {', '.join(CELLS)}")
-    if fresh:
-        check_flow_size(lag or 100, hidden_size)
     curves: dict[str, Tensor] = {}
     for run in run_paths:
         label, norms, _ = run_flow(run, lag)
         curves[label] = norms
+    # fresh cells beside trained runs are measured over the runs' own length (the longest, if they
+    # differ): a curve over another T would not compare distance for distance
+    fresh_lag = lag or max((n.numel() for n in curves.values()), default=100)
+    if fresh:
+        check_flow_size(fresh_lag, hidden_size)
+        why = "--lag" if lag else "the runs' length" if curves else "the default"
+        print(f"fresh cells: T={fresh_lag} ({why})")
     for cell in fresh:
-        curves[f"{NAMES[cell]} (init)"] = fresh_flow(cell, lag or 100, hidden_size)
+        curves[f"{NAMES[cell]} (init)"] = fresh_flow(cell, fresh_lag, hidden_size)
     if not curves:
         raise RnnkitError("nothing to measure: give run directories and/or --fresh rnn,lstm,gru")
     plot_gradflow(curves, out, title="gradient norm through time")

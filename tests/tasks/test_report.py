@@ -37,6 +37,10 @@ def test_gradflow_command(tmp_path: Path, capsys):
     assert main(["gradflow", str(run), "--fresh", "rnn,gru", "--hidden-size", "8", "--out", str(png)]) == 0
     out = capsys.readouterr().out
     assert "LSTM (trained, add): ||dL/dh_t|| d=0:" in out and "Elman RNN (init)" in out and png.is_file()
+    # the fresh cells are measured over the run's own length (T=10), not 100
+    fresh_line = next(line for line in out.splitlines() if line.startswith("Elman RNN (init)"))
+    assert "d=9:" in fresh_line and "d=10:" not in fresh_line
+    assert "fresh cells: T=10 (the runs' length)" in out
     assert main(["gradflow", "--fresh", "tanh", "--out", str(png)]) == 2
     assert "unknown cell 'tanh'" in capsys.readouterr().err
     copy = tmp_path / "copy"
