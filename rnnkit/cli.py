@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Train a tagger on CoNLL column files (CoNLL-2003 NER) or CoNLL-U (UD POS): "
                                      "word embeddings, casing and a character BiLSTM per word, a BiLSTM over the "
                                      "words, a CRF (or softmax) output. Chunk tags are converted to --scheme "
-                                     "(BIOES by default); the validation file is scored every epoch (entity F1 or "
+                                     "(BIOES by default); the validation file (without --valid: a seeded share of "
+                                     "--data) is scored every epoch (entity F1 or "
                                      "token accuracy), the test file with best.pt at the end. Writes config.json, "
                                      "metrics.jsonl, curves.png, last.pt, best.pt and metrics.json.")
     tag.add_train_flags(tt)

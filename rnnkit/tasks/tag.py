@@ -12,7 +12,9 @@ probability ``--unk-replace`` (Lample et al. 2016), so the model learns what to 
 words. The replacement draws from a generator seeded by (seed, epoch, batch): a resumed run
 sees the same batches.
 
-Evaluation on the validation file every epoch: the loss (negative log-likelihood per word),
+Without ``--valid``, a seeded ``--valid-fraction`` of the training sentences is held out for
+validation (their numbers written to ``valid-sentences.txt``). Evaluation on the validation
+sentences every epoch: the loss (negative log-likelihood per word),
 entity precision / recall / F1 (chunk tags) or token accuracy (plain tags). The validation
 loss and the score disagree about the best epoch (the loss punishes confident mistakes that
 the score forgives), so ``best.pt`` holds the best F1 (accuracy for plain tags) by default;
@@ -48,6 +50,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.tagging import entity_scores, token_accuracy
 from rnnkit.models.charfeatures import casing
 from rnnkit.models.tagger import SequenceTagger, TaggerBatch, TaggerConfig
+from rnnkit.outputs import write_atomic
 from rnnkit.tasks import options, runs
 from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
 from rnnkit.training.task import resolve_select
@@ -62,7 +65,8 @@ class TagDataConfig:
     """Where the tagged sentences come from, how tags and words are read, and how they are batched."""
 
     data: str = field("", "training file (CoNLL columns or CoNLL-U; .gz is read through gzip)", path=True)
-    valid: str = field("", "validation file, scored every epoch", path=True)
+    valid: str = field("", "validation file, scored every epoch (none: --valid-fraction of --data held out)",
+                       path=True)
     test: str | None = field(None, "test file, scored with the best model after training", path=True)
     format: str = field("conll", "file format: CoNLL columns (CoNLL-2003) or CoNLL-U", choices=conll.FORMATS)
     tag_column: str = field("auto", "the tag column: conll: last, 1..N or -1..-N; conllu: upos or xpos "
@@ -75,6 +79,8 @@ class TagDataConfig:
     lowercase: bool = field(True, "lowercase the words (the casing feature keeps the case)")
     zeros: bool = field(True, "replace every digit of a word by 0")
     unk_replace: float = field(0.5, "probability of replacing a training word seen once by <unk> (per occurrence)")
+    valid_fraction: float = field(0.1, "fraction of the --data sentences held out for validation without --valid")
+    split_seed: int = field(0, "seed of the held-out validation sentences")
     batch_size: int = field(32, "sentences per training step (split across processes under torchrun)")
     eval_batch_size: int = field(256, "sentences per forward pass when evaluating")
     # [data] select of runs saved before --select moved to [train]: no flag, read only to load those runs
@@ -88,8 +94,8 @@ def check_data_config(d: TagDataConfig) -> None:
     """One-line errors for values no data can satisfy."""
     if not d.data:
         raise RnnkitError("no training file: give --data FILE (or a recipe with [data] data = ...)")
-    if not d.valid:
-        raise RnnkitError("no validation file: give --valid FILE (scored every epoch, selects best.pt)")
+    if not d.valid and not 0 < d.valid_fraction < 1:
+        raise RnnkitError(f"--valid-fraction must be in (0, 1), got {d.valid_fraction}")
     for name in ("batch_size", "eval_batch_size"):
         if getattr(d, name) < 1:
             raise RnnkitError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(d, name)}")
@@ -337,7 +343,15 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
            dist: distributed.DistInfo, resume: bool, quiet: bool) -> dict[str, Any]:
     say = (lambda *a: None) if quiet or not dist.is_main else (lambda *a: print(*a, file=sys.stderr))
     train_sents, scheme = read_tagged(data.data, data, None)
-    valid_sents, _ = read_tagged(data.valid, data, scheme)
+    if data.valid:
+        valid_sents, _ = read_tagged(data.valid, data, scheme)
+    else:
+        train_sents, valid_sents, held = hold_out(train_sents, data.valid_fraction, data.split_seed, data.data)
+        say(f"no --valid: {len(held):,} of the {len(held) + len(train_sents):,} sentences of {data.data} held out "
+            f"for validation (--valid-fraction {data.valid_fraction}, --split-seed {data.split_seed}; their numbers "
+            f"in {run_dir / HELD_OUT})")
+        if dist.is_main:
+            write_atomic(run_dir / HELD_OUT, "".join(f"{i}\n" for i in held))
     test_sents = read_tagged(data.test, data, scheme)[0] if data.test else None  # a bad file fails now
     enc = Encoder.build(train_sents, scheme, data.lowercase, data.zeros)
     if resume:
@@ -385,6 +399,25 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
         scores.update(checkpoint=chosen.name, scheme=scheme, steps=trainer.step, seconds=summary.get("seconds"))
         (run_dir / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+HELD_OUT = "valid-sentences.txt"  # the 1-based numbers of the held-out training sentences, one a line
+
+
+def hold_out(sents: list[Sentence], fraction: float, seed: int, source: str
+             ) -> tuple[list[Sentence], list[Sentence], list[int]]:
+    """``(training, validation sentences, the validation ones' 1-based numbers in the file)``: a seeded
+    ``fraction`` of ``sents`` (at least one), the same for the same file and seed, so a resumed run
+    trains on the same sentences."""
+    held_n = max(1, round(len(sents) * fraction))
+    if held_n >= len(sents):
+        raise RnnkitError(f"{source}: {len(sents)} sentence(s) is too few to hold out a validation share; "
+                          f"give --valid FILE")
+    order = torch.randperm(len(sents), generator=torch.Generator().manual_seed(seed)).tolist()
+    held = sorted(order[:held_n])
+    chosen = set(held)
+    return ([s for i, s in enumerate(sents) if i not in chosen], [sents[i] for i in held],
+            [i + 1 for i in held])
 
 
 def load_run(run: str | Path, device: str = "cpu") -> tuple[SequenceTagger, Encoder, dict[str, Any], Path]:

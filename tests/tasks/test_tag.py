@@ -124,7 +124,7 @@ def test_option_errors(tmp_path):
     f.write_text("EU I-ORG\n\n", encoding="utf-8")
     with pytest.raises(RnnkitError, match="--tag-column 'last': a CoNLL-U file has the tag columns upos and xpos"):
         tag.train(tmp_path / "run", _configs(f, f, None, fmt="conllu", tag_column="last"))
-    with pytest.raises(RnnkitError, match="no validation file"):
+    with pytest.raises(RnnkitError, match="1 sentence\\(s\\) is too few to hold out a validation share; give --valid"):
         tag.train(tmp_path / "run", {**_configs(f, f, None), "data": tag.TagDataConfig(data=str(f))})
     with pytest.raises(RnnkitError, match="holds no checkpoint|no such directory"):
         list(tag.predict(tmp_path / "nothing", ["a b"]))
@@ -139,3 +139,25 @@ def test_a_conllu_file_takes_its_tag_columns_without_format_conllu(tmp_path: Pat
     assert tag.read_tagged(str(data), d, None)[0][0].tags == ["VB"]
     with pytest.raises(RnnkitError, match="names a CoNLL-U column; give --format conllu"):
         tag.check_data_config(tag.TagDataConfig(data=str(tmp_path / "train.txt"), valid="v", tag_column="xpos"))
+
+
+def test_without_valid_a_seeded_share_of_the_training_sentences_is_held_out(tmp_path: Path, capsys):
+    from rnnkit import cli
+
+    data = tmp_path / "train.conll"
+    names = [f"W{chr(97 + i)}" for i in range(20)]  # letters: --zeros would map digits together
+    data.write_text("".join(f"{n} I-PER\nruns O\n\n" for n in names), encoding="utf-8")
+    runs_held = []
+    for name in ("a", "b"):
+        run = tmp_path / name
+        assert cli.main(["train", "tag", "--data", str(data), "--epochs", "1", "--valid-fraction", "0.2",
+                         "--out", str(run), *SMALL]) == 0
+        err = capsys.readouterr().err
+        assert f"no --valid: 4 of the 20 sentences of {data} held out for validation" in err
+        assert "16 / 4 train / valid sentences" in err
+        runs_held.append([int(v) for v in (run / "valid-sentences.txt").read_text().split()])
+    assert runs_held[0] == runs_held[1] and len(set(runs_held[0])) == 4 and all(1 <= i <= 20 for i in runs_held[0])
+    # the held-out sentences are not trained on: their words are unknown to the encoder
+    enc = tag.load_run(tmp_path / "a")[1]
+    words = set(enc.words)
+    assert all((names[i - 1].lower() in words) != (i in runs_held[0]) for i in range(1, 21))
