@@ -137,3 +137,13 @@ def _check_forecast_recipe(path: Path, where: Path, tables: dict) -> None:
     if DATA.is_dir():
         _, sp, _, prepared = forecast.setup(data, quiet=True)
         Forecaster(forecast.model_config(configs["model"], prepared, sp))
+
+
+def test_the_readme_names_the_data_prefix_the_recipes_use():
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    said = re.search(r"The recipes in `recipes/` read their data from `([^`]*)/\.\.\.`", readme)
+    assert said, "the README's sentence on where recipes read their data"
+    paths = [m for p in RECIPES for m in re.findall(r'"([^"]*shared/data[^"]*)"', p.read_text(encoding="utf-8"))]
+    assert paths and all(p.startswith(said.group(1) + "/") for p in paths), (said.group(1), paths[:3])
