@@ -119,3 +119,19 @@ def test_stdin_is_translated_as_it_arrives(tmp_path: Path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_default_tokenizer_reads_raw_text_without_unknown_words(tmp_path: Path):
+    from rnnkit.data.parallel import UNK
+
+    # raw text: each word glued to one punctuation mark in training, to another one in the inputs
+    pairs = [f"le {a}{p}\tthe {b}{p}" for a, b, p in (("chat", "cat", "."), ("chien", "dog", ","), ("lit", "bed", "!"))]
+    data = tmp_path / "pairs.tsv"
+    data.write_text("\n".join(pairs * 8) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["train", "translate", "--data", str(data), "--held-out", "2", "--out", str(run), *SMALL,
+                 "--max-steps", "2", "--eval-every", "2", "--batch-size", "8"]) == 0
+    _, codecs, conf, _ = translate.load_run(run)
+    assert conf["data"]["tokenizer"] == "bpe"
+    assert not any(UNK in ids for ids in codecs[0].encode_batch(["le chat,", "le chien!", "le lit."]))
+    assert not any(UNK in ids for ids in codecs[1].encode_batch(["the cat!", "the dog."]))
