@@ -28,6 +28,7 @@ from rnnkit.data import captions
 from rnnkit.data.batching import pad_sequences
 from rnnkit.data.parallel import BOS, EOS, PAD, SPECIALS
 from rnnkit.errors import RnnkitError
+from rnnkit.metrics.display import show_all
 from rnnkit.models.captioner import Captioner, CaptionerConfig
 from rnnkit.models.decoding import DecodeConfig, decode
 from rnnkit.tasks import runs
@@ -103,6 +104,7 @@ class CaptionTask(StatelessTask):
     unit = "img"
     loss_label = "loss (nats per caption token)"
     scores = ("exact",)  # what --select may pick best.pt by besides the loss: greedy exact match on validation
+    fractions = ("exact", "exact_greedy")  # stored in [0, 1], printed as percentages (rnnkit.metrics.display)
 
     def __init__(self, cfg: CaptionDataConfig, seed: int = 0, dist: distributed.DistInfo | None = None) -> None:
         dist = dist or distributed.current()
@@ -203,7 +205,7 @@ def _train(run_dir: Path, data: CaptionDataConfig, model_cfg: CaptionerConfig, d
         samples = write_samples(run_dir, model, task.valid, decode_cfg) if dist.is_main else []
     summary["test"], summary["samples"] = test, samples
     trainer.log.write({"step": trainer.step, "split": "test", **test})
-    say("test (best model): " + " | ".join(f"{k} {v:.4g}" for k, v in test.items()))
+    say("test (best model): " + show_all(test, CaptionTask.fractions))
     say(f"samples (validation images, in {run_dir / SAMPLES}; caption them with rnnkit caption {run_dir} "
         f"{run_dir / SAMPLE_DIR}/*.png):")
     for s in samples:

@@ -43,6 +43,7 @@ from rnnkit.data.batching import bucket_batches, pad_sequences, sorted_batches
 from rnnkit.data.vocab import Vocab
 from rnnkit.errors import RnnkitError
 from rnnkit.metrics import classification as metrics
+from rnnkit.metrics.display import show_all
 from rnnkit.models import frontend as fe
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.tasks import classify_auto as ca
@@ -137,6 +138,7 @@ class ClassifyTask:
     unit = "seq"
     loss_label = "loss (cross-entropy per sequence)"
     scores = ("acc", "macro_f1")  # what --select may pick best.pt by, besides the loss
+    fractions = ("acc", "macro_f1")  # stored in [0, 1], printed as percentages (rnnkit.metrics.display)
 
     def __init__(self, train: Encoded, valid: Encoded, data: DataConfig, weights: Tensor | None, seed: int = 0,
                  dist: distributed.DistInfo | None = None) -> None:
@@ -367,7 +369,7 @@ def _train(run_dir: Path, configs: dict[str, Any], dist: distributed.DistInfo, r
     trainer.log.write({"step": trainer.step, "split": "test", "checkpoint": chosen.name, **test})
     if dist.is_main:
         write_confusion(run_dir, cm, prep.classes, f"test, {len(prep.test.inputs)} sequences, {chosen.name}")
-    say(f"test ({chosen.name}): " + " | ".join(f"{k} {v:.4g}" for k, v in test.items()) +
+    say(f"test ({chosen.name}): " + show_all(test, ClassifyTask.fractions) +
         f"; confusion matrix in {run_dir / 'confusion.png'}")
     return summary
 

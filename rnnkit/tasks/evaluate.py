@@ -67,8 +67,9 @@ def summary(res: dict[str, Any]) -> str:
         extra = f" | bpc {res['bpc']:.4f}" if "bpc" in res else ""
         return f"{res['data']}: {res['tokens']:,} tokens | loss {res['loss']:.4f} | ppl {res['ppl']:.2f}{extra} {where}"
     if res["task"] == "classify":
-        head = (f"{res['data']}: {res['sequences']:,} sequences | acc {res['acc']:.4f} | macro-F1 "
-                f"{res['macro_f1']:.4f} | loss {res['loss']:.4f} {where}")
+        # accuracy-like scores as percentages with two decimals, as training prints them (metrics.display)
+        head = (f"{res['data']}: {res['sequences']:,} sequences | acc {100 * res['acc']:.2f} | macro-F1 "
+                f"{100 * res['macro_f1']:.2f} | loss {res['loss']:.4f} {where}")
         labels, matrix = res["confusion"]["labels"], res["confusion"]["matrix"]
         width = max(len(str(v)) for v in [*labels, *(x for row in matrix for x in row)])
         rows = ["confusion (rows: true, columns: predicted):",
@@ -79,8 +80,8 @@ def summary(res: dict[str, Any]) -> str:
         return (f"{res['data']}: {res['sentences']:,} sentences | BLEU {res['bleu']:.2f} | chrF {res['chrf']:.2f} "
                 f"(greedy: {res['bleu_greedy']:.2f} / {res['chrf_greedy']:.2f}) | loss {res['loss']:.4f} {where}")
     if res["task"] == "caption":
-        return (f"{res['data']}: {res['images']:,} images | exact {res['exact']:.4f} (greedy "
-                f"{res['exact_greedy']:.4f}) | BLEU {res['bleu']:.2f} | chrF {res['chrf']:.2f} {where}")
+        return (f"{res['data']}: {res['images']:,} images | exact {100 * res['exact']:.2f} (greedy "
+                f"{100 * res['exact_greedy']:.2f}) | BLEU {res['bleu']:.2f} | chrF {res['chrf']:.2f} {where}")
     if "f1" in res:
         scores = f"F1 {res['f1']:.2f} | precision {res['precision']:.2f} | recall {res['recall']:.2f} | "
     else:

@@ -47,6 +47,7 @@ from rnnkit.data import conll, tagschemes
 from rnnkit.data.batching import bucket_batches, pad_sequences, sorted_batches
 from rnnkit.data.conll import Sentence
 from rnnkit.errors import RnnkitError
+from rnnkit.metrics.display import show_all
 from rnnkit.metrics.tagging import entity_scores, token_accuracy
 from rnnkit.models.charfeatures import casing
 from rnnkit.models.tagger import SequenceTagger, TaggerBatch, TaggerConfig
@@ -57,6 +58,7 @@ from rnnkit.training.task import resolve_select
 from rnnkit.training.trainer import resolve_device
 
 TASK = "tag"
+PERCENTS = ("f1", "precision", "recall", "acc")  # the scores' scale: percentages
 PAD, UNK = "<pad>", "<unk>"  # ids 0 and 1 of the word and character vocabularies
 
 
@@ -225,6 +227,7 @@ class TagTask:
         self.enc, self.cfg, self.seed, self.dist = enc, data, seed, dist
         # what --select may pick best.pt by, besides the loss; entity scores only for chunk tags
         self.scores = ("acc",) if enc.scheme == "none" else ("f1", "precision", "recall", "acc")
+        self.percents = PERCENTS  # stored as percentages (seqeval's convention), printed with two decimals
         self.default_select = score_key(enc)
         self.train = Encoded(enc, [s.tokens for s in train], [s.tags for s in train])
         self.valid_sents = valid
@@ -394,7 +397,7 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
         scores["test"] = score(model, enc, test, test_sents, data.eval_batch_size)
         summary["test"] = {k: v for k, v in scores["test"].items() if isinstance(v, float)}
         trainer.log.write({"step": trainer.step, "split": "test", **summary["test"]})
-        say(f"test ({chosen.name}): " + " | ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()))
+        say(f"test ({chosen.name}): " + show_all(summary["test"], percents=PERCENTS))
     if dist.is_main:
         scores.update(checkpoint=chosen.name, scheme=scheme, steps=trainer.step, seconds=summary.get("seconds"))
         (run_dir / "metrics.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")

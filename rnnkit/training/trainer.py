@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import Interrupted, RnnkitError
+from rnnkit.metrics.display import show, show_all
 from rnnkit.training import checkpoint, distributed
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.log import MetricsLog, plot_curves, write_csv
@@ -334,7 +335,8 @@ class Trainer:
         self.evaluated_at, self.last_metrics = self.step, dict(metrics)
         done = self.epoch + self.batch / max(1, self.task.num_batches())  # epochs completed
         self.log.write({"step": self.step, "epoch": done, "split": "valid", **metrics, "time": round(self.elapsed, 2)})
-        derived = " | ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        # accuracy-like scores as percentages with two decimals, whatever the task stores (metrics.display)
+        derived = show_all(metrics, getattr(self.task, "fractions", ()), getattr(self.task, "percents", ()))
         self._print(f"step {self.step} | epoch {done:.2f} | valid {derived} | "
                     f"{self.elapsed:.0f}s{' | best' if improved and self.select != 'last' else ''}")
         if improved:
@@ -444,8 +446,10 @@ class Trainer:
                 self._after_eval(self.evaluate())
         finally:
             bar.close()
-        chosen = ("the last evaluation" if self.select == "last" else
-                  f"valid {self.select} {self.best_metrics.get(self.select, math.nan):.4f}")
+        best = self.best_metrics.get(self.select, math.nan)
+        scales = getattr(self.task, "fractions", ()), getattr(self.task, "percents", ())
+        best_shown = show(self.select, best, *scales) if self.select in (*scales[0], *scales[1]) else f"{best:.4f}"
+        chosen = "the last evaluation" if self.select == "last" else f"valid {self.select} {best_shown}"
         self._print(f"done: {self.stop_reason}; {self.step} steps in {self.elapsed:.0f}s; "
                     f"best valid loss {self.best:.4f}; best.pt: {chosen}")
         return {"steps": self.step, "epochs": self.epoch + self.batch / max(1, per_epoch),

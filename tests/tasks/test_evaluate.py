@@ -50,7 +50,8 @@ def test_classify_run_scores_a_labelled_file_as_training_did(classify_run, capsy
     assert res["confusion"] == json.loads((run / "confusion.json").read_text())
     assert main(["evaluate", str(run), "--data", str(test)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{test}: 5 sequences | acc {logged['acc']:.4f} | macro-F1")
+    assert out[0].startswith(f"{test}: 5 sequences | acc {100 * logged['acc']:.2f} | macro-F1 "
+                             f"{100 * logged['macro_f1']:.2f} |")
     assert out[1] == "confusion (rows: true, columns: predicted):" and out[2].split() == ["neg", "pos"]
     assert sum(int(x) for line in out[3:] for x in line.split()[1:]) == 5
 
@@ -127,3 +128,29 @@ def test_translate_run_scored_on_its_test_file_agrees_with_training(tmp_path: Pa
     assert main(["evaluate", str(run), "--data", str(tmp_path / "bad.tsv")]) == 2
     err = last_line(capsys)
     assert err.startswith("rnnkit: error:") and "expected 'source<TAB>target'" in err
+
+
+def test_classify_and_tag_print_accuracy_as_percentages_with_two_decimals(tmp_path: Path, capsys):
+    import re
+
+    rows = [f"{'pos' if w.startswith('g') else 'neg'}\t{w} {w}" for w in WORDS * 4]
+    data = tmp_path / "d.tsv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = tmp_path / "cls"
+    capsys.readouterr()
+    assert main(["train", "classify", "--data", str(data), "--test", str(data), "--tokens", "char",
+                 "--valid-fraction", "0.25", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    err = capsys.readouterr().err
+    valid = [r for r in records(run) if r["split"] == "valid"][-1]
+    test = [r for r in records(run) if r["split"] == "test"][-1]
+    assert f"acc {100 * valid['acc']:.2f} | macro_f1 {100 * valid['macro_f1']:.2f}" in err  # the valid line
+    assert re.search(rf"test \(\S+\): .*acc {100 * test['acc']:.2f} \| macro_f1 {100 * test['macro_f1']:.2f}", err)
+    conll = tmp_path / "t.conll"
+    conll.write_text("".join(f"W{chr(97 + i)} I-PER\nruns O\n\n" for i in range(12)), encoding="utf-8")
+    tag_run = tmp_path / "tag"
+    assert main(["train", "tag", "--data", str(conll), "--valid", str(conll), "--test", str(conll), "--epochs", "1",
+                 "--out", str(tag_run), *SMALL]) == 0
+    err = capsys.readouterr().err
+    t = json.loads((tag_run / "metrics.json").read_text())["test"]
+    assert f"| f1 {t['f1']:.2f} | precision {t['precision']:.2f} | recall {t['recall']:.2f}" in err
+    assert re.search(r"valid loss [\d.]+ \| f1 \d+\.\d\d \| precision \d+\.\d\d", err)
