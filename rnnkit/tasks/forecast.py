@@ -29,9 +29,9 @@ What the network sees (design choices, each one a flag):
 - **Calibration** (``--calibrate``): the standard deviations are multiplied by one factor, chosen
   on the validation windows so that 80% of their actuals fall inside the 80% intervals.
 
-**Combination** (``--combine``, :mod:`rnnkit.forecasting.combine`): the network, ETS and ARIMA
-(``--members``) forecast every validation window; their weights and the interval factor are
-chosen there, never on the test span, and the combined forecast is the run's headline model
+**Combination** (``--combine``, :mod:`rnnkit.forecasting.combine`): the network, ETS, ARIMA,
+naive and drift (``--members``) forecast every validation window; their weights and the interval
+factor are chosen there, never on the test span, and the combined forecast is the run's headline model
 (``combined``).
 
 After training, every model is scored by rolling-origin backtesting over the test span (a
@@ -116,12 +116,12 @@ class ForecastDataConfig:
                           "(the factor that covers 80 percent of them), widen (that factor, but never narrower than "
                           "the members' own intervals), halfway (as widen, but a narrowing factor goes halfway)",
                           choices=combine.RULES)
-    combine: str = field("best", "combine the network with the other --members, weights chosen on the validation "
-                         "windows: inverse (weights 1 / validation MAE), inverse-squared (1 / MAE^2), equal, best "
-                         "(the best member), top2 (the mean of the two best), or none (the network alone)",
+    combine: str = field("inverse-squared", "combine the network with the other --members, weights chosen on "
+                         "the validation windows: inverse (weights 1 / validation MAE), inverse-squared (1 / MAE^2), "
+                         "equal, best (the best member), top2 (the mean of the two best), or none (the network alone)",
                          choices=(*combine.SCHEMES, "none"))
-    members: str = field("rnn,ets,arima", "members of the combination, comma-separated from rnn, ets, arima, "
-                         "naive, seasonal-naive, drift")
+    members: str = field("rnn,ets,arima,naive,drift", "members of the combination, comma-separated from rnn, "
+                         "ets, arima, naive, seasonal-naive, drift")
     baselines: str = field("naive,seasonal-naive,drift,ets,arima", "baselines scored on the same origins, "
                            "comma-separated (ets and arima need statsmodels; skipped with a note without it)")
 
