@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rnnkit.errors import RnnkitError
@@ -41,9 +41,21 @@ class _Parser(argparse.ArgumentParser):
         return ns, extras
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _wanted(argv: Sequence[str] | None) -> Callable[..., bool]:
+    """Which (sub)commands ``argv`` names: the first two words that are not options. Their flags are built, the
+    others' only listed: flags that need torch (a task's options, the cells to bench) import it, and
+    ``rnnkit --help`` or ``rnnkit train --help`` should answer at once. ``None``: every command's flags."""
+    if argv is None:
+        return lambda *names: True
+    words = [a for a in argv if not a.startswith("-")][:2]
+    return lambda *names: list(names) == words[:len(names)]
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``rnnkit`` parser; with ``argv``, only the command it names gets its flags (see :func:`_wanted`)."""
     from rnnkit import __version__
-    from rnnkit.bench import CELLS, CONTENDERS
+
+    want = _wanted(argv)
 
     p = _Parser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     p.add_argument("--version", action="version", version=f"rnnkit {__version__}")
@@ -51,18 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="speed of rnnkit's backends vs torch.nn on this machine",
                        description="Time rnnkit's backends against torch.nn and a plain autograd loop, "
                                    "interleaved in one process; print medians, ratios and GFLOP/s.")
-    b.add_argument("--quick", action="store_true", help="one small shape, 3 repeats (seconds)")
-    b.add_argument("--cells", default=",".join(CELLS), help="comma list of lstm,gru,rnn (default: all)")
-    b.add_argument("--cases", type=_cases, default=None, help="'B,T,I,H;...' (default: the standard grid)")
-    b.add_argument("--contenders", default=",".join(CONTENDERS),
-                   help=f"comma list from {','.join(CONTENDERS)}")
-    b.add_argument("--repeats", type=int, default=None, help="timed rounds per case (default 7, quick 3)")
-    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    b.add_argument("--json", default=None, help="also write the results to this JSON file")
+    if want("bench"):
+        from rnnkit.bench import CELLS, CONTENDERS
+
+        b.add_argument("--quick", action="store_true", help="one small shape, 3 repeats (seconds)")
+        b.add_argument("--cells", default=",".join(CELLS), help="comma list of lstm,gru,rnn (default: all)")
+        b.add_argument("--cases", type=_cases, default=None, help="'B,T,I,H;...' (default: the standard grid)")
+        b.add_argument("--contenders", default=",".join(CONTENDERS),
+                       help=f"comma list from {','.join(CONTENDERS)}")
+        b.add_argument("--repeats", type=int, default=None, help="timed rounds per case (default 7, quick 3)")
+        b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+        b.add_argument("--json", default=None, help="also write the results to this JSON file")
 
     from rnnkit.config import add_flags
-    from rnnkit.models.sampling import SampleConfig
-    from rnnkit.tasks import lm
 
     t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, tag, classify, translate, "
                                      "caption, forecast)",
@@ -75,8 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "is a sequence of its own, trained with full BPTT. Writes config.json, "
                                      "metrics.jsonl, curves.png, last.pt and best.pt to the run directory. "
                                      "Recipe data paths are relative to the recipe file.")
-    lm.add_train_flags(tl)
-    from rnnkit.tasks import memory, options
+    if want("train", "lm"):
+        from rnnkit.tasks import lm
+
+        lm.add_train_flags(tl)
 
     helps = {"adding": ("the adding problem (Hochreiter & Schmidhuber 1997): long-range memory, regression",
                         "Train on the adding problem at lag --lag: two marked values in a sequence of T, their sum "
@@ -91,8 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         tp = tsub.add_parser(problem, help=short, description=long + " Writes config.json, metrics.jsonl, "
                              "curves.png, last.pt and best.pt to the run directory; the test set is scored "
                              "with the best model at the end.")
-        options.add_train_flags(tp, memory.sections(problem), problem)
-    from rnnkit.tasks import tag
+        if want("train", problem):
+            from rnnkit.tasks import memory, options
+
+            options.add_train_flags(tp, memory.sections(problem), problem)
 
     tt = tsub.add_parser("tag", help="sequence tagger (NER, POS): BiLSTM with character features and a CRF",
                          description="Train a tagger on CoNLL column files (CoNLL-2003 NER) or CoNLL-U (UD POS): "
@@ -102,8 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "--data) is scored every epoch (entity F1 or "
                                      "token accuracy), the test file with best.pt at the end. Writes config.json, "
                                      "metrics.jsonl, curves.png, last.pt, best.pt and metrics.json.")
-    tag.add_train_flags(tt)
-    from rnnkit.tasks import classify
+    if want("train", "tag"):
+        from rnnkit.tasks import tag
+
+        tag.add_train_flags(tt)
 
     tc = tsub.add_parser("classify", help="sequence classifier (sentiment, spoken digits, sensor series): many-to-one",
                          description="Train a classifier on labelled sequences: texts (--format tsv, csv or "
@@ -114,9 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "metrics.jsonl, curves.png, last.pt and best.pt; the test set is scored with "
                                      "best.pt at the end (accuracy, macro-F1, confusion.png). Recipe data paths are "
                                      "relative to the recipe file.")
-    options.add_train_flags(tc, classify.sections(), "classify")
+    if want("train", "classify"):
+        from rnnkit.tasks import classify, options
 
-    from rnnkit.tasks import translate
+        options.add_train_flags(tc, classify.sections(), "classify")
 
     tr = tsub.add_parser("translate", help="encoder-decoder with attention on sentence pairs (translation)",
                          description="Train a sequence-to-sequence model on sentence pairs: --data pairs.tsv "
@@ -127,8 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "is translated with best.pt by beam search and greedily: BLEU and chrF "
                                      "(sacrebleu), test.beam.txt, attention.png. Writes config.json, metrics.jsonl, "
                                      "curves.png, last.pt and best.pt. Recipe data paths are relative to the recipe.")
-    options.add_train_flags(tr, translate.sections(), translate.TASK)
-    from rnnkit.tasks import caption
+    if want("train", "translate"):
+        from rnnkit.tasks import options, translate
+
+        options.add_train_flags(tr, translate.sections(), translate.TASK)
 
     tcap = tsub.add_parser("caption", help="caption images of 1-4 handwritten digits in words (one-to-many)",
                            description="Train a captioner (a small CNN, an attention decoder) on images composed of "
@@ -136,9 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "four'); test images use digit images never seen in training. The test set "
                                        "is captioned with best.pt by beam search: exact match, BLEU and chrF. Writes "
                                        "config.json, metrics.jsonl, curves.png, last.pt and best.pt.")
-    options.add_train_flags(tcap, caption.sections(), caption.TASK)
+    if want("train", "caption"):
+        from rnnkit.tasks import caption, options
 
-    from rnnkit.tasks import forecast
+        options.add_train_flags(tcap, caption.sections(), caption.TASK)
 
     tf = tsub.add_parser("forecast", help="time-series forecaster (encoder RNN, Gaussian intervals) vs baselines",
                          description="Train a forecaster on the series of a CSV file (wide columns, long format "
@@ -149,7 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "model, beside naive, seasonal naive, drift, ETS and ARIMA. Writes "
                                      "config.json, metrics.jsonl, curves.png, last.pt, best.pt, backtest.json, "
                                      "backtest.csv and forecast.png.")
-    options.add_train_flags(tf, forecast.sections(), forecast.TASK)
+    if want("train", "forecast"):
+        from rnnkit.tasks import forecast, options
+
+        options.add_train_flags(tf, forecast.sections(), forecast.TASK)
 
     fc = sub.add_parser("forecast", help="forecast past the end of a CSV's series with a trained forecast run",
                         description="Forecast --horizon steps (the run's) past the last time stamp of every series "
@@ -171,7 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     s.add_argument("--threads", type=int, default=1,
                    help="CPU threads for torch; one token at a time is fastest on 1 (default: 1; 0: torch's choice)")
-    add_flags(s, SampleConfig, "sampling options")
+    if want("sample"):
+        from rnnkit.models.sampling import SampleConfig
+
+        add_flags(s, SampleConfig, "sampling options")
 
     e = sub.add_parser("evaluate", help="score a run on a file: lm, classify, tag, translate and caption runs",
                        description="Score a file with a trained run (best.pt, else last.pt), read as its training "
@@ -233,8 +262,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="largest accepted |exported - PyTorch| / (1 + |PyTorch|) (default: 1e-4)")
     xp.add_argument("--json", action="store_true", help="print the files and the check as one JSON object")
 
-    from rnnkit.models.decoding import DecodeConfig
-
     tx = sub.add_parser("translate", help="translate sentences with a trained translation run",
                         description="Translate TEXT arguments, or stdin one sentence per line, with a run's best.pt "
                                     "(else last.pt); one translation per line on stdout. Unknown words are read as "
@@ -246,7 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     tx.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     tx.add_argument("--heatmap", default=None, metavar="PNG", help="also write the attention heatmap of the first "
                     "sentence to this PNG")
-    add_flags(tx, DecodeConfig, "decoding options (default: the run's)")
+    if want("translate"):
+        from rnnkit.models.decoding import DecodeConfig
+
+        add_flags(tx, DecodeConfig, "decoding options (default: the run's)")
 
     cp = sub.add_parser("caption", help="caption images of 1-4 handwritten digits with a trained caption run",
                         description="Caption IMAGE files with a caption run's best.pt (else last.pt), one line per "
@@ -258,7 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--batch-size", type=int, default=64, help="images per batch (default: 64)")
     cp.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     cp.add_argument("--json", action="store_true", help="one JSON object per image: {\"image\", \"caption\"}")
-    add_flags(cp, DecodeConfig, "decoding options (default: the run's)")
+    if want("caption"):
+        from rnnkit.models.decoding import DecodeConfig
+
+        add_flags(cp, DecodeConfig, "decoding options (default: the run's)")
 
     g = sub.add_parser("gradflow", help="gradient norm through time (vanishing gradients) as a PNG",
                        description="Measure ||dL/dh_t|| for every step t of trained many-to-one runs (adding, "
@@ -559,7 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     # torch is first imported here (rnnkit's package and this module import it lazily), inside the handler: a
     # Ctrl-C during the seconds that takes is an interruption too, one line, not a traceback
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else argv
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
