@@ -202,13 +202,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
         add_flags(s, SampleConfig, "sampling options")
 
-    e = sub.add_parser("evaluate", help="score a run on a file: lm, classify, tag, translate and caption runs",
+    e = sub.add_parser("evaluate", help="score a run on a file: lm, classify, tag, translate, caption, forecast runs",
                        description="Score a file with a trained run (best.pt, else last.pt), read as its training "
                                    "data was: a language model's loss, perplexity and bits per character on a text; "
                                    "a classifier's accuracy, macro-F1 and confusion matrix on a labelled file; a "
                                    "tagger's entity F1 (or token accuracy) on a tagged file; a translation run's BLEU "
                                    "and chrF against the target side of a source<TAB>target file; a captioner's exact "
-                                   "match on an IMAGE<TAB>caption file.")
+                                   "match on an IMAGE<TAB>caption file; a forecaster's backtest (MASE, sMAPE, 80%% "
+                                   "coverage beside the baselines) over the last --test steps of every series of a "
+                                   "CSV.")
     e.add_argument("run", help="run directory or checkpoint file")
     e.add_argument("--data", required=True, help="the file to score, in the run's training format")
     e.add_argument("--batch-size", type=int, default=None,

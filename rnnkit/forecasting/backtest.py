@@ -78,7 +78,7 @@ def combined_forecast(comb: Any, stat: dict[str, Any], model: Forecaster, p: Pre
 
 def backtest(model: Forecaster, prepared: list[Prepared], splits: list[ser.Split], sp: Spans, base: str,
              stride: int, baselines: list[str], quiet: bool = False, factor: float = 1.0,
-             combos: list[tuple[Any, dict[str, Any]]] | None = None) -> dict[str, Any]:
+             combos: list[tuple[Any, dict[str, Any]] | None] | None = None) -> dict[str, Any]:
     """Rolling-origin evaluation over the test span of every series: the combination (``combos``,
     one ``(Combination, statistical members)`` per series), the network and the baselines on the
     same origins. Returns metrics per model (over all series), per model and series, the
@@ -111,7 +111,7 @@ def backtest(model: Forecaster, prepared: list[Prepared], splits: list[ser.Split
             scale = fm.seasonal_naive_scale(s.y[: split.test_start], sp.m)
         except ValueError as e:
             raise RnnkitError(f"series {s.name!r}: {e}") from None
-        if combos is not None:
+        if combos is not None and combos[i] is not None:  # None: a series without one, scored without it
             comb, stat = combos[i]
             f, q, fc = combined_forecast(comb, stat, model, p, starts, sp, base)
             add("combined", s, starts, f, q, scale)

@@ -6,6 +6,8 @@
 - ``translate``: BLEU and chrF (sacrebleu) of beam search and greedy decoding against the target side of a
   ``source<TAB>target`` file, and the teacher-forced loss.
 - ``caption``: exact match (beam and greedy), BLEU and chrF of the captions of an ``IMAGE<TAB>caption`` file.
+- ``forecast``: the backtest of the last ``test`` steps of every series of a CSV (the run's span, origins and
+  combination, no refitting) beside naive, seasonal naive, drift, ETS and ARIMA: MASE, sMAPE, 80% coverage.
 
 Each file is read as the run's training data was (its format, columns, tag scheme), by the task's
 own reader, and scored by the task's own metrics: the numbers agree with the ones training logged.
@@ -19,7 +21,7 @@ from typing import Any
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import runs
 
-SUPPORTED = ("lm", "classify", "tag", "translate", "caption")
+SUPPORTED = ("lm", "classify", "tag", "translate", "caption", "forecast")
 
 
 def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt: int | None = None,
@@ -53,6 +55,10 @@ def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt
         from rnnkit.tasks import caption
 
         res = caption.evaluate_file(path, data, batch_size, device)
+    elif task == "forecast":
+        from rnnkit.tasks import forecast
+
+        res = forecast.evaluate_file(path, data, device)
     else:
         from rnnkit.tasks import tag
 
@@ -82,6 +88,15 @@ def summary(res: dict[str, Any]) -> str:
     if res["task"] == "caption":
         return (f"{res['data']}: {res['images']:,} images | exact {100 * res['exact']:.2f} (greedy "
                 f"{100 * res['exact_greedy']:.2f}) | BLEU {res['bleu']:.2f} | chrF {res['chrf']:.2f} {where}")
+    if res["task"] == "forecast":
+        from rnnkit.forecasting.backtest import table
+
+        o = res["overall"]
+        head = (f"{res['data']}: {res['series']} series, the last {res['test']} steps, {res['horizon']}-step "
+                f"forecasts from origins {res['stride']} step(s) apart | {res['headline']} MASE "
+                f"{o[res['headline']]['mase']:.3f} | 80% coverage {o[res['headline']]['coverage80']:.3f} {where}")
+        return "\n".join([head, "MASE: scaled by each series' in-sample seasonal naive error; sMAPE, MAE, RMSE, "
+                                 "CRPS: on the data's own scale", table(o)])
     if "f1" in res:
         scores = f"F1 {res['f1']:.2f} | precision {res['precision']:.2f} | recall {res['recall']:.2f} | "
     else:

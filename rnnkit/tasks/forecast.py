@@ -417,8 +417,10 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
         from rnnkit.forecasting.plot import plot_backtest
 
         plot_backtest(prepared, splits, sp, res["rows"], run_dir / "forecast.png", Path(d.data).name)
+        undone = " (the log undone)" if any(p.scaler.log for p in prepared) else ""
         say(f"backtest over the last {sp.test} steps, {sp.horizon}-step forecasts from origins {d.stride} step(s) "
-            f"apart (best model, sigma x {factor:.3g}):\n" + table(res["overall"]))
+            f"apart (best model, sigma x {factor:.3g}); MASE scaled by each series' in-sample seasonal naive "
+            f"error, the other metrics on the data's own scale{undone}:\n" + table(res["overall"]))
     return summary
 
 
@@ -442,6 +444,42 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[Forecaster, dict[str
     return model.to(dev).eval(), conf, scalers, path
 
 
+def _prepare_for_run(d: ForecastDataConfig, s: ser.Series, known: dict[str, Any] | None, sp: Spans,
+                     model: Forecaster, data_path: str, freq: str, end: int) -> Prepared:
+    """``s`` scaled and smoothed as a trained run saw it: with the run's scalers and level/season when
+    the run trained on a series of that name (``known``), else fitted on ``s``'s first ``end`` steps."""
+    if known is None:
+        print(f"note: series {s.name!r} was not in the training data: scaled and smoothed by its own history, "
+              f"forecast by the network alone", file=sys.stderr)
+        scaler, covs = fit_scalers(d, s, end, sp.m)
+        p0 = Prepared(s, scaler, covs, 0)
+        v = np.log(s.y[:end]) if scaler.log else s.y[:end]
+        es = LevelSeason.fit(p0.z[:end], p0.phases[:end], sp.m, find_season(d, s, v, sp.m), sp.horizon)
+    else:
+        scaler = ser.Scaler(**known["y"])
+        covs = [ser.Scaler(**c) for c in known["covariates"]]
+        es = LevelSeason(**known["es"]) if known.get("es") else None
+    if len(covs) != s.covariates.shape[1]:
+        raise RnnkitError(f"{data_path}: {s.covariates.shape[1]} covariate columns, the run was trained with "
+                          f"{len(covs)}")
+    p = Prepared(s, scaler, covs, sp.horizon, es)
+    features = 1 + p.c.shape[1] + p.cal.shape[1]
+    if features != model.config.input_size or p.cal.shape[1] != model.config.known_size:
+        raise RnnkitError(f"{data_path}: {freq} series with {p.c.shape[1]} covariate(s) give {features} "
+                          f"inputs per step, the run was trained with {model.config.input_size} (a different "
+                          f"frequency or covariates)")
+    return p
+
+
+def _run_files(path: Path) -> tuple[float, dict[str, Any]]:
+    """A run's interval factor (calibration.json) and its combinations by series (combination.json)."""
+    calib = path.parent / "calibration.json"
+    factor = json.loads(calib.read_text(encoding="utf-8"))["sigma_factor"] if calib.is_file() else 1.0
+    comb_file = path.parent / "combination.json"
+    combos = json.loads(comb_file.read_text(encoding="utf-8")) if comb_file.is_file() else {}
+    return factor, combos
+
+
 def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | Path | None = None,
                   device: str = "cpu") -> list[dict[str, Any]]:
     """Forecast H steps past the end of every series in ``data_path`` with a trained run; write the
@@ -452,10 +490,7 @@ def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | 
         check_output_path(plot, [data_path, run, out], [run], "--plot", figure=True)
     model, conf, scalers, path = load_run(run, device)
     d = cfgmod.build(ForecastDataConfig, conf["data"], f"{path} (data config)", internal=True)
-    calib = path.parent / "calibration.json"
-    factor = json.loads(calib.read_text(encoding="utf-8"))["sigma_factor"] if calib.is_file() else 1.0
-    comb_file = path.parent / "combination.json"
-    combos = json.loads(comb_file.read_text(encoding="utf-8")) if comb_file.is_file() else {}
+    factor, combos = _run_files(path)
     data = read(d, data_path)
     sp = resolve_spans(d, data.freq)
     rows: list[dict[str, Any]] = []
@@ -465,26 +500,7 @@ def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | 
             raise RnnkitError(f"{data_path}: column {s.name!r}: too little history: {len(s)} rows, the context "
                               f"window needs {sp.context}")
         known = scalers.get(s.name)
-        if known is None:
-            print(f"note: series {s.name!r} was not in the training data: scaled and smoothed by its own history, "
-                  f"forecast by the network alone", file=sys.stderr)
-            scaler, covs = fit_scalers(d, s, len(s), sp.m)
-            p0 = Prepared(s, scaler, covs, 0)
-            seasonal = find_season(d, s, np.log(s.y) if scaler.log else s.y, sp.m)
-            es = LevelSeason.fit(p0.z, p0.phases, sp.m, seasonal, sp.horizon)
-        else:
-            scaler = ser.Scaler(**known["y"])
-            covs = [ser.Scaler(**c) for c in known["covariates"]]
-            es = LevelSeason(**known["es"]) if known.get("es") else None
-        if len(covs) != s.covariates.shape[1]:
-            raise RnnkitError(f"{data_path}: {s.covariates.shape[1]} covariate columns, the run was trained with "
-                              f"{len(covs)}")
-        p = Prepared(s, scaler, covs, sp.horizon, es)
-        features = 1 + p.c.shape[1] + p.cal.shape[1]
-        if features != model.config.input_size or p.cal.shape[1] != model.config.known_size:
-            raise RnnkitError(f"{data_path}: {data.freq} series with {p.c.shape[1]} covariate(s) give {features} "
-                              f"inputs per step, the run was trained with {model.config.input_size} (a different "
-                              f"frequency or covariates)")
+        p = _prepare_for_run(d, s, known, sp, model, data_path, data.freq, len(s))
         prepared.append(p)
         if s.name in combos and known is not None:  # the run's combination, its members' parameters as trained
             c = combos[s.name]
@@ -503,3 +519,31 @@ def forecast_file(run: str | Path, data_path: str, out: str | Path, plot: str | 
         with atomic_path(plot) as tmp:
             plot_future(prepared, sp, rows, tmp, Path(data_path).name)
     return rows
+
+
+def evaluate_file(run: str | Path, data_path: str, device: str = "cpu") -> dict[str, Any]:
+    """The backtest of a trained run on the series of ``data_path``, read as the run's data was: the
+    last ``test`` steps of every series (the run's span) forecast from rolling origins ``stride`` steps
+    apart by the run's network and combination as trained (no refitting: its weights, and its members'
+    parameters, for the series it trained on), beside the baselines fitted on each series before its
+    test span, all on the same origins. MASE is scaled by each series' in-sample seasonal naive error
+    before the test span; every metric is on the data's own scale (the log, where the run took it, is
+    undone before scoring)."""
+    model, conf, scalers, path = load_run(run, device)
+    d = cfgmod.build(ForecastDataConfig, conf["data"], f"{path} (data config)", internal=True)
+    factor, combos = _run_files(path)
+    data = read(d, data_path, quiet=True)
+    sp = resolve_spans(d, data.freq)
+    prepared, splits, combined = [], [], []
+    for s in data.series:
+        split = ser.split_spans(s, sp.horizon, sp.test, 0, sp.context, s.name)
+        known = scalers.get(s.name)
+        prepared.append(_prepare_for_run(d, s, known, sp, model, data_path, data.freq, split.test_start))
+        splits.append(split)
+        c = combos.get(s.name) if known is not None else None
+        combined.append(None if c is None else (combine.Combination(**c["combination"]), members.restore(c["members"])))
+    res = backtest(model, prepared, splits, sp, d.base, d.stride, _columns(d.baselines), True, factor, combined)
+    headline = "combined" if "combined" in res["overall"] else "rnn"
+    return {"checkpoint": str(path), "data": str(data_path), "series": len(data.series), "horizon": sp.horizon,
+            "test": sp.test, "stride": d.stride, "headline": headline, "overall": res["overall"],
+            "per_series": res["series"]}

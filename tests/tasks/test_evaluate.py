@@ -100,7 +100,7 @@ def test_a_task_it_does_not_score_is_a_one_line_error(tmp_path: Path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run), "--data", str(tmp_path / "x.txt")]) == 2
     assert last_line(capsys) == (f"rnnkit: error: rnnkit evaluate does not score 'adding' runs yet "
-                                 f"({run / 'best.pt'}); it scores lm, classify, tag, translate and caption runs")
+                                 f"({run / 'best.pt'}); it scores lm, classify, tag, translate, caption and forecast runs")
 
 
 def test_translate_run_scored_on_its_test_file_agrees_with_training(tmp_path: Path, capsys):
@@ -154,3 +154,33 @@ def test_classify_and_tag_print_accuracy_as_percentages_with_two_decimals(tmp_pa
     t = json.loads((tag_run / "metrics.json").read_text())["test"]
     assert f"| f1 {t['f1']:.2f} | precision {t['precision']:.2f} | recall {t['recall']:.2f}" in err
     assert re.search(r"valid loss [\d.]+ \| f1 \d+\.\d\d \| precision \d+\.\d\d", err)
+
+
+def test_forecast_run_scored_on_its_file_agrees_with_its_backtest(data_dir: Path, tmp_path: Path, capsys):
+    """The run's own file: the same test span, origins, network and combination (members as fitted), so the
+    numbers training wrote to backtest.json; a series the run never saw is scored by the network alone."""
+    from tests.tasks.test_forecast import train_flags
+
+    nile = data_dir / "forecasting" / "nile.csv"
+    run = tmp_path / "fc"
+    assert main(train_flags(nile, run, "--baselines", "naive,seasonal-naive,drift,ets")) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--data", str(nile), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    backtest = json.loads((run / "backtest.json").read_text())
+    assert res["task"] == "forecast" and res["headline"] == "combined" and (res["test"], res["horizon"]) == (10, 5)
+    assert set(res["overall"]) == set(backtest["overall"]) == {"combined", "rnn", "naive", "seasonal naive",
+                                                               "drift", "ETS"}
+    for model, metrics in backtest["overall"].items():
+        assert res["overall"][model] == pytest.approx(metrics, rel=1e-6), model
+    assert main(["evaluate", str(run), "--data", str(nile)]) == 0
+    out = capsys.readouterr().out
+    assert "combined MASE" in out and "in-sample seasonal naive" in out and "| drift |" in out
+
+    other = tmp_path / "other.csv"  # a series of another name: no combination of the run's for it
+    other.write_text(nile.read_text().replace("year,volume", "year,flow"))
+    assert main(["evaluate", str(run), "--data", str(other), "--json"]) == 0
+    captured = capsys.readouterr()
+    res = json.loads(captured.out)
+    assert res["headline"] == "rnn" and "combined" not in res["overall"] and "'flow' was not in" in captured.err
+    assert res["overall"]["naive"] == pytest.approx(backtest["overall"]["naive"])
