@@ -24,6 +24,7 @@ import math
 import sys
 import types
 import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -113,15 +114,19 @@ def given_flags(args: argparse.Namespace, cls: type) -> dict[str, Any]:
 
 
 def build(cls: type, values: dict[str, Any], source: str, section: str | None = None,
-          internal: bool = False) -> Any:
+          internal: bool = False, flagged: Iterable[str] = ()) -> Any:
     """``cls(**values)`` with type checks; ``source`` names where the values came from,
     ``section`` the recipe table they belong to (default: the class name). Fields without
     help (set by a task, e.g. ``vocab_size``) are accepted only with ``internal=True``
-    (a saved run's config), never from a recipe."""
+    (a saved run's config), never from a recipe. A value named in ``flagged`` came from the command
+    line: its errors name the flag (``--init-range``), not the key."""
+    flagged = set(flagged)
     hints = _hints(cls)
     names = {f.name: f for f in dataclasses.fields(cls)}
     clean: dict[str, Any] = {}
     for key, value in values.items():
+        # on the command line a value is known by its flag (--init-range), in a file by its key
+        said = "--" + key.replace("_", "-") if key in flagged else f"{source}: {key}"
         # a field without help is set by the task (vocab_size), never by a user
         moved = names[key].metadata.get("moved") if key in names else None
         if moved and not internal:  # an option that now lives in another table (older recipes)
@@ -138,15 +143,15 @@ def build(cls: type, values: dict[str, Any], source: str, section: str | None = 
         if tp is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
-            raise RnnkitError(f"{source}: {key} must be {tp.__name__}, got {value!r}")
+            raise RnnkitError(f"{said} must be {tp.__name__}, got {value!r}")
         # nan slips through every "must be > 0" check (all comparisons are false); torch takes 64-bit ints only
         if tp is float and not math.isfinite(value):
-            raise RnnkitError(f"{source}: {key} must be a finite number, got {value}")
+            raise RnnkitError(f"{said} must be a finite number, got {value}")
         if tp is int and not -(2**63) <= value < 2**63:
-            raise RnnkitError(f"{source}: {key} {value} is out of range (at most 19 digits)")
+            raise RnnkitError(f"{said} {value} is out of range (at most 19 digits)")
         choices = names[key].metadata.get("choices")
         if choices and value not in choices:
-            raise RnnkitError(f"{source}: {key} must be one of {', '.join(choices)}, got {value!r}")
+            raise RnnkitError(f"{said} must be one of {', '.join(choices)}, got {value!r}")
         clean[key] = value
     return cls(**clean)
 
@@ -182,4 +187,4 @@ def merge(cls: type, recipe: dict[str, Any], flags: dict[str, Any], source: str,
             value = recipe.get(f.name)
             if f.metadata.get("path") and isinstance(value, str) and value and not Path(value).is_absolute():
                 recipe[f.name] = str(recipe_dir / value)
-    return build(cls, {**recipe, **flags}, source, section)
+    return build(cls, {**recipe, **flags}, source, section, flagged=flags)

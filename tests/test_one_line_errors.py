@@ -36,9 +36,9 @@ def lm_run(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize(("flag", "value", "match"), [
-    ("--init-range", "nan", "init_range must be a finite number"),
-    ("--lr", "inf", "lr must be a finite number"),
-    ("--seed", "99999999999999999999", "seed 99999999999999999999 is out of range"),
+    ("--init-range", "nan", "error: --init-range must be a finite number"),
+    ("--lr", "inf", "error: --lr must be a finite number"),
+    ("--seed", "99999999999999999999", "error: --seed 99999999999999999999 is out of range"),
 ])
 def test_non_finite_and_huge_numbers_in_train_flags(lm_run: Path, tmp_path: Path, capsys, flag, value, match):
     err = error_of(capsys, ["train", "lm", "--data", str(lm_run / "train.txt"), "--out", str(tmp_path / "r"),

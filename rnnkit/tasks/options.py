@@ -82,7 +82,7 @@ def resolve_configs(args: Any, task: str, sections: dict[str, type]) -> tuple[Pa
             if changed:
                 print(f"note: resuming with changed {name} options {changed}; the result may differ from an "
                       f"uninterrupted run", file=sys.stderr)
-            configs[name] = cfgmod.build(cls, {**base, **flags}, f"{run_dir}/config.json", name)
+            configs[name] = cfgmod.build(cls, {**base, **flags}, f"{run_dir}/config.json", name, flagged=flags)
         else:
             merged = cfgmod.merge(cls, recipe.get(name, {}), flags,
                                   f"recipe {args.config}" if args.config else "flags", recipe_dir, name)
