@@ -78,7 +78,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     from rnnkit.config import add_flags
 
     t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, tag, classify, translate, "
-                                     "caption, forecast)",
+                                     "caption, forecast, asr)",
                        description="Train a model for a task.")
     tsub = t.add_subparsers(dest="task", metavar="TASK")
     tl = tsub.add_parser("lm", help="language model on a text file (character or word level)",
@@ -163,6 +163,20 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
         options.add_train_flags(tcap, caption.sections(), caption.TASK)
 
+    tasr = tsub.add_parser("asr", help="speech to text with CTC: connected spoken digits (FSDD) or your WAVs",
+                           description="Train a speech recogniser (log-mel frames, stacked, a (bi)directional LSTM or "
+                                       "GRU, CTC) on connected digits composed from FSDD's recordings (--data "
+                                       "recordings.tar.xz; --protocol recordings or speaker:NAME) or on your WAV files "
+                                       "with a file<TAB>text --transcripts file. Validation: greedy WER/CER; test with "
+                                       "best.pt: WER/CER of beam search and greedy, per speaker, confusion.md, "
+                                       "alignment.png, and for a --no-bidirectional model the streamed result, its "
+                                       "real-time factor and latency. Writes config.json, metrics.jsonl, curves.png, "
+                                       "last.pt, best.pt, test.tsv and test.json.")
+    if want("train", "asr"):
+        from rnnkit.tasks import asr, options
+
+        options.add_train_flags(tasr, asr.sections(), asr.TASK)
+
     tf = tsub.add_parser("forecast", help="time-series forecaster (encoder RNN, Gaussian intervals) vs baselines",
                          description="Train a forecaster on the series of a CSV file (wide columns, long format "
                                      "with --id-column, or a year-by-month table): an RNN reads a context window "
@@ -202,7 +216,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
         add_flags(s, SampleConfig, "sampling options")
 
-    e = sub.add_parser("evaluate", help="score a run on a file: lm, classify, tag, translate, caption, forecast runs",
+    e = sub.add_parser("evaluate", help="score a run on a file: lm, classify, tag, translate, caption, forecast, "
+                                        "asr runs",
                        description="Score a file with a trained run (best.pt, else last.pt), read as its training "
                                    "data was: a language model's loss, perplexity and bits per character on a text; "
                                    "a classifier's accuracy, macro-F1 and confusion matrix on a labelled file; a "
@@ -210,7 +225,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                                    "and chrF against the target side of a source<TAB>target file; a captioner's exact "
                                    "match on an IMAGE<TAB>caption file; a forecaster's backtest (MASE, sMAPE, 80%% "
                                    "coverage beside the baselines) over the last --test steps of every series of a "
-                                   "CSV.")
+                                   "CSV; a speech recogniser's WER and CER on the recordings of a file<TAB>text "
+                                   "transcript.")
     e.add_argument("run", help="run directory or checkpoint file")
     e.add_argument("--data", required=True, help="the file to score, in the run's training format")
     e.add_argument("--batch-size", type=int, default=None,
@@ -294,6 +310,24 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         from rnnkit.models.decoding import DecodeConfig
 
         add_flags(cp, DecodeConfig, "decoding options (default: the run's)")
+
+    tsc = sub.add_parser("transcribe", help="speech to text with a trained asr run: WAV files, folders, or live PCM",
+                         description="Transcribe recordings with an asr run's best.pt (else last.pt): one line per "
+                                     "file (PATH<TAB>text), or JSON with per-symbol times (--json). WAVs at another "
+                                     "sample rate are resampled, stereo mixed down. '-' reads raw 16-bit little-endian "
+                                     "mono PCM from stdin (at --rate) and prints symbols as they are recognised "
+                                     "(a --no-bidirectional run); --stream runs files through the same streaming path.")
+    tsc.add_argument("run", help="run directory or checkpoint file")
+    tsc.add_argument("inputs", nargs="+", metavar="INPUT", help="WAV files, folders or archives of them, or - (stdin)")
+    tsc.add_argument("--json", action="store_true", help="one JSON object per file: file, text, tokens with times")
+    tsc.add_argument("--stream", action="store_true", help="transcribe chunk by chunk as a live input (unidirectional "
+                     "runs; greedy decoding)")
+    tsc.add_argument("--rate", type=int, default=None, help="stdin: the PCM's sample rate (default: the run's)")
+    tsc.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    if want("transcribe"):
+        from rnnkit.tasks.asr import CTCDecodeConfig
+
+        add_flags(tsc, CTCDecodeConfig, "decoding options (default: the run's)")
 
     g = sub.add_parser("gradflow", help="gradient norm through time (vanishing gradients) as a PNG",
                        description="Measure ||dL/dh_t|| for every step t of trained many-to-one runs (adding, "
@@ -493,6 +527,32 @@ def _caption(args: argparse.Namespace) -> int:
     return 0
 
 
+def _transcribe(args: argparse.Namespace) -> int:
+    import json
+
+    from rnnkit.config import given_flags
+    from rnnkit.tasks import asr
+
+    flags = given_flags(args, asr.CTCDecodeConfig)
+    if args.rate is not None and args.rate < 1:
+        raise RnnkitError(f"--rate must be >= 1, got {args.rate}")
+    if "-" in args.inputs:
+        if len(args.inputs) > 1:
+            raise RnnkitError("- (stdin) must be the only input")
+
+        def write(text: str) -> None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+        text = asr.transcribe_stdin(args.run, sys.stdin.buffer, None if args.json else write, args.rate, flags,
+                                    args.device)
+        print(json.dumps({"file": "-", "text": text}) if args.json else "")
+        return 0
+    for res in asr.transcribe(args.run, args.inputs, flags, args.stream, args.device):
+        print(json.dumps(res) if args.json else f"{res['file']}\t{res['text']}", flush=True)
+    return 0
+
+
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "bench":
         return _bench(parser, args)
@@ -529,6 +589,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             run_dir, configs, resume = options.resolve_configs(args, caption.TASK, caption.sections())
             caption.train(run_dir, configs, resume=resume)
             return 0
+        if args.task == "asr":
+            from rnnkit.tasks import asr, options
+
+            run_dir, configs, resume = options.resolve_configs(args, asr.TASK, asr.sections())
+            asr.train(run_dir, configs, resume=resume)
+            return 0
         if args.task == "forecast":
             from rnnkit.tasks import forecast, options
 
@@ -558,6 +624,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _translate(args)
     if args.command == "caption":
         return _caption(args)
+    if args.command == "transcribe":
+        return _transcribe(args)
     if args.command == "gradflow":
         from rnnkit.tasks import report
 

@@ -43,6 +43,9 @@ def test_recipe_loads(path: Path):
     if tables["task"] == "forecast":
         _check_forecast_recipe(path, where, tables)
         return
+    if tables["task"] == "asr":
+        _check_asr_recipe(path, where, tables)
+        return
     assert tables["task"] == "lm"
     configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent)
                for name, cls in SECTIONS.items()}
@@ -54,6 +57,24 @@ def test_recipe_loads(path: Path):
                 assert Path(f).is_file(), f
     configs["model"].vocab_size = 100
     LanguageModel(configs["model"])  # the model section builds
+
+
+def _check_asr_recipe(path: Path, where: Path, tables: dict) -> None:
+    import dataclasses
+
+    from rnnkit.models.recognizer import SpeechRecognizer
+    from rnnkit.tasks import asr
+
+    configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent, name)
+               for name, cls in asr.sections().items()}
+    data = configs["data"]
+    asr.check_data(data, configs["audio"])
+    assert Path(data.data).resolve().is_relative_to(DATA.resolve()), data.data
+    if DATA.is_dir():
+        assert Path(data.data).exists(), data.data
+    SpeechRecognizer(dataclasses.replace(configs["model"], input_size=configs["audio"].size, vocab_size=12))
+    configs["decode"].validate()
+    configs["train"].validate()
 
 
 def _check_classify_recipe(path: Path, where: Path, tables: dict) -> None:

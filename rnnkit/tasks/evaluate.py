@@ -8,6 +8,8 @@
 - ``caption``: exact match (beam and greedy), BLEU and chrF of the captions of an ``IMAGE<TAB>caption`` file.
 - ``forecast``: the backtest of the last ``test`` steps of every series of a CSV (the run's span, origins and
   combination, no refitting) beside naive, seasonal naive, drift, ETS and ARIMA: MASE, sMAPE, 80% coverage.
+- ``asr``: word and character error rates (beam search and greedy) and the CTC loss of the recordings a
+  ``file<TAB>text`` transcript names.
 
 Each file is read as the run's training data was (its format, columns, tag scheme), by the task's
 own reader, and scored by the task's own metrics: the numbers agree with the ones training logged.
@@ -21,7 +23,7 @@ from typing import Any
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import runs
 
-SUPPORTED = ("lm", "classify", "tag", "translate", "caption", "forecast")
+SUPPORTED = ("lm", "classify", "tag", "translate", "caption", "forecast", "asr")
 
 
 def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt: int | None = None,
@@ -59,6 +61,10 @@ def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt
         from rnnkit.tasks import forecast
 
         res = forecast.evaluate_file(path, data, device)
+    elif task == "asr":
+        from rnnkit.tasks import asr
+
+        res = asr.evaluate_file(path, data, None, batch_size, device)
     else:
         from rnnkit.tasks import tag
 
@@ -97,6 +103,10 @@ def summary(res: dict[str, Any]) -> str:
                 f"{o[res['headline']]['mase']:.3f} | 80% coverage {o[res['headline']]['coverage80']:.3f} {where}")
         return "\n".join([head, "MASE: scaled by each series' in-sample seasonal naive error; sMAPE, MAE, RMSE, "
                                  "CRPS: on the data's own scale", table(o)])
+    if res["task"] == "asr":
+        return (f"{res['data']}: {res['recordings']:,} recordings | WER {100 * res['wer']:.2f} | CER "
+                f"{100 * res['cer']:.2f} (beam {res['beam_size']}; greedy: {100 * res['wer_greedy']:.2f} / "
+                f"{100 * res['cer_greedy']:.2f}) | loss {res['loss']:.4f} {where}")
     if "f1" in res:
         scores = f"F1 {res['f1']:.2f} | precision {res['precision']:.2f} | recall {res['recall']:.2f} | "
     else:

@@ -1,0 +1,154 @@
+"""Connected spoken digits composed from real recordings, and a user's own transcribed recordings.
+
+**Connected digits** (in the manner of TIDIGITS): an utterance is 1-7 recordings of single digits by
+one speaker of the Free Spoken Digit Dataset (``{digit}_{speaker}_{index}.wav``, 8 kHz), joined with
+pauses of low noise, its transcript the digits separated by spaces (``"3 1 4"``). Everything is
+drawn from a ``torch.Generator``: the same seed composes the same utterances. Two protocols split
+the *recordings* before any utterance is composed, so no test recording is ever heard in training:
+
+- ``recordings``: FSDD's usual split: indices 0-4 of every speaker and digit are test, 5-9
+  validation, the rest (10-49) training; every speaker is seen in training (an easier task);
+- ``speaker:NAME``: every recording of speaker NAME is test (the speaker-independent task);
+  indices 0-4 of the other speakers are validation, the rest of theirs training.
+
+**A user's recordings**: a folder (or tar archive) of WAV files and a transcript TSV
+``file<TAB>text`` naming them (relative to the TSV's folder, or as the archive names them);
+character-level targets, any symbols.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from rnnkit.data import audio
+from rnnkit.errors import RnnkitError
+
+PROTOCOLS = ("recordings", "speaker:NAME")
+FSDD_RATE = 8000
+
+
+@dataclasses.dataclass
+class Recording:
+    """One single-digit recording: its samples ``(N,)``, the digit and the speaker."""
+
+    samples: Tensor
+    digit: str
+    speaker: str
+    index: int
+
+
+@dataclasses.dataclass
+class Utterance:
+    """A composed utterance: samples ``(N,)``, transcript, speaker, and where each digit ends (seconds)."""
+
+    samples: Tensor
+    text: str
+    speaker: str
+    ends: list[float]
+
+
+def load_fsdd(path: str | Path) -> list[Recording]:
+    """Every recording of FSDD's ``recordings.tar.xz`` (or a folder of its WAV files)."""
+    out = []
+    for name, raw in audio.wav_files(path):
+        digit, index = audio.parse_name(name)
+        stem = Path(name.rsplit(":", 1)[-1]).stem.split("_")
+        if not digit.isdigit() or len(digit) != 1 or index is None or len(stem) != 3:
+            raise RnnkitError(f"{name}: expected an FSDD name {{digit}}_{{speaker}}_{{index}}.wav, e.g. "
+                              f"7_jackson_32.wav")
+        out.append(Recording(audio.read_wav(raw, name, FSDD_RATE), digit, stem[1], index))
+    if not out:
+        raise RnnkitError(f"{path}: no recordings")
+    return out
+
+
+def split_recordings(recs: list[Recording], protocol: str) -> dict[str, list[Recording]]:
+    """``{"train", "valid", "test"}`` pools of recordings by ``protocol`` (see the module docstring)."""
+    speakers = sorted({r.speaker for r in recs})
+    if protocol == "recordings":
+        return {"train": [r for r in recs if r.index >= 10], "valid": [r for r in recs if 5 <= r.index < 10],
+                "test": [r for r in recs if r.index < 5]}
+    if protocol.startswith("speaker:"):
+        held = protocol.split(":", 1)[1]
+        if held not in speakers:
+            raise RnnkitError(f"--protocol {protocol}: no speaker {held!r}; the speakers are {', '.join(speakers)}")
+        rest = [r for r in recs if r.speaker != held]
+        return {"train": [r for r in rest if r.index >= 5], "valid": [r for r in rest if r.index < 5],
+                "test": [r for r in recs if r.speaker == held]}
+    raise RnnkitError(f"--protocol must be recordings or speaker:NAME (NAME one of {', '.join(speakers)}), "
+                      f"got {protocol!r}")
+
+
+def compose(pool: list[Recording], n: int, gen: torch.Generator, max_digits: int = 7, min_digits: int = 1,
+            pause: tuple[float, float] = (0.05, 0.35), noise: float = 0.002, gain_db: float = 0.0) -> list[Utterance]:
+    """``n`` utterances from ``pool``: a speaker at random, ``min_digits..max_digits`` of their recordings
+    (a digit, then one of its recordings, uniformly), joined by pauses drawn from ``pause`` seconds (also
+    before the first and after the last), all over Gaussian noise of standard deviation ``noise``; each
+    utterance scaled by a gain drawn uniformly from +-``gain_db`` dB (0: none)."""
+    by_speaker: dict[str, dict[str, list[Recording]]] = {}
+    for r in pool:
+        by_speaker.setdefault(r.speaker, {}).setdefault(r.digit, []).append(r)
+    speakers = sorted(by_speaker)
+    if not speakers:
+        raise RnnkitError("no recordings to compose utterances from")
+
+    def pick(k: int) -> int:
+        return int(torch.randint(k, (1,), generator=gen))
+
+    out = []
+    for _ in range(n):
+        spk = speakers[pick(len(speakers))]
+        digits = sorted(by_speaker[spk])
+        count = min_digits + pick(max_digits - min_digits + 1)
+        parts, text, ends, t = [], [], [], 0
+        for _ in range(count):
+            gap = int(FSDD_RATE * (pause[0] + (pause[1] - pause[0]) * float(torch.rand((), generator=gen))))
+            parts.append(torch.zeros(gap))
+            t += gap
+            d = digits[pick(len(digits))]
+            recs = by_speaker[spk][d]
+            x = recs[pick(len(recs))].samples
+            parts.append(x)
+            t += x.shape[0]
+            text.append(d)
+            ends.append(t / FSDD_RATE)
+        gap = int(FSDD_RATE * (pause[0] + (pause[1] - pause[0]) * float(torch.rand((), generator=gen))))
+        parts.append(torch.zeros(gap))
+        x = torch.cat(parts)
+        x = x + noise * torch.randn(x.shape, generator=gen)
+        if gain_db:
+            x = x * 10 ** ((2 * float(torch.rand((), generator=gen)) - 1) * gain_db / 20)
+        out.append(Utterance(x.clamp(-1, 1), " ".join(text), spk, ends))
+    return out
+
+
+def read_transcripts(tsv: str | Path, recordings: str | Path | None = None) -> list[tuple[str, str]]:
+    """``(wav name, text)`` pairs of a ``file<TAB>text`` transcript file. Names are resolved against
+    ``recordings`` (a folder or an archive, as :func:`rnnkit.data.audio.wav_files` names its members) or,
+    without it, against the TSV's own folder. A line without a tab, an empty text or a file that is not
+    there is an error naming the line."""
+    from rnnkit.data.parallel import read_lines
+
+    tsv = Path(tsv)
+    base = Path(recordings) if recordings else tsv.parent
+    pairs = []
+    for i, line in enumerate(read_lines(tsv), 1):
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if len(cols) != 2 or not cols[0].strip():
+            raise RnnkitError(f"{tsv}:{i}: expected 'file.wav<TAB>transcript'")
+        text = " ".join(cols[1].split())
+        if not text:
+            raise RnnkitError(f"{tsv}:{i}: the transcript of {cols[0].strip()} is empty")
+        name = cols[0].strip()
+        if base.is_dir() and not (base / name).is_file():
+            raise RnnkitError(f"{tsv}:{i}: {base / name}: no such file")
+        pairs.append((str(base / name) if base.is_dir() else name, text))
+    if not pairs:
+        raise RnnkitError(f"{tsv}: no transcribed recordings")
+    return pairs
