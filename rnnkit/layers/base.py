@@ -58,6 +58,9 @@ class RecurrentBase(nn.Module):
         #: the backend that ran the last forward call ("native", "fused" or "reference"; "torch"
         #: when torch.nn's own forward ran because the call was traced, exported or compiled)
         self.backend_used: str | None = None
+        #: how "native" ran the last call: "unpacked" (no lengths), "segments" (lengths on the CPU:
+        #: one unpacked call per run of equal batch size, rnnkit.backends.segments) or "packed"
+        self.native_path: str | None = None
 
     @property
     def num_directions(self) -> int:

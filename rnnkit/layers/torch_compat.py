@@ -139,8 +139,11 @@ class _TorchLayer(RecurrentBase):
                     batch_sizes: list[int] | None) -> tuple[Tensor, Any]:
         mode = self.kind if self.kind != "elman" else f"elman-{self.nonlinearity}"
         weights = [self._weight(n) for n in self._flat_weights_names]
+        path = native.lengths_path(mode, x, batch_sizes)
+        self.__dict__["native_path"] = path
         out, state = native.run(mode, x, hx, weights, self.bias, self.num_layers,
-                                self.dropout, self.training, self.bidirectional, lengths, batch_sizes)
+                                self.dropout, self.training, self.bidirectional, lengths, batch_sizes, path,
+                                self.cell_at)
         return out, (LSTMState(*state) if self.kind == "lstm" else state)
 
     # -- forward ------------------------------------------------------------
