@@ -217,3 +217,17 @@ def test_series_too_short_for_the_horizon_is_a_one_line_error(tmp_path, capsys):
                  "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "too little history" in err
+
+
+def test_baselines_are_scored_on_the_datas_own_scale_whatever_the_transform(data_dir, tmp_path):
+    """The naive forecasts don't depend on a log taken first: undone before scoring, their metrics stay put."""
+    scores = {}
+    for transform in ("none", "log"):
+        run = tmp_path / transform
+        assert main(train_flags(data_dir / "forecasting" / "Airline.csv", run, "--transform", transform,
+                                "--max-steps", "4", "--members", "rnn,naive")) == 0
+        scores[transform] = json.loads((run / "backtest.json").read_text())["overall"]
+    for model in ("naive", "seasonal naive"):
+        for metric in ("mase", "mae", "smape"):
+            assert scores["log"][model][metric] == pytest.approx(scores["none"][model][metric], rel=1e-6), (model, metric)
+    assert scores["log"]["naive"]["mae"] > 1  # passengers, not log-passengers
