@@ -229,5 +229,6 @@ def test_baselines_are_scored_on_the_datas_own_scale_whatever_the_transform(data
         scores[transform] = json.loads((run / "backtest.json").read_text())["overall"]
     for model in ("naive", "seasonal naive"):
         for metric in ("mase", "mae", "smape"):
-            assert scores["log"][model][metric] == pytest.approx(scores["none"][model][metric], rel=1e-6), (model, metric)
+            got, want = scores["log"][model][metric], scores["none"][model][metric]
+            assert got == pytest.approx(want, rel=1e-6), (model, metric)
     assert scores["log"]["naive"]["mae"] > 1  # passengers, not log-passengers
