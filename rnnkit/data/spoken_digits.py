@@ -8,8 +8,9 @@ the *recordings* before any utterance is composed, so no test recording is ever 
 
 - ``recordings``: FSDD's usual split: indices 0-4 of every speaker and digit are test, 5-9
   validation, the rest (10-49) training; every speaker is seen in training (an easier task);
-- ``speaker:NAME``: every recording of speaker NAME is test (the speaker-independent task);
-  indices 0-4 of the other speakers are validation, the rest of theirs training.
+- ``speaker:NAME``: every recording of speaker NAME is test (the speaker-independent task), every
+  recording of the next speaker in alphabetical order (cyclically) validation, so that what is
+  chosen on validation is chosen for a voice never heard too; the other four speakers train.
 
 **A user's recordings**: a folder (or tar archive) of WAV files and a transcript TSV
 ``file<TAB>text`` naming them (relative to the TSV's folder, or as the archive names them);
@@ -76,19 +77,41 @@ def split_recordings(recs: list[Recording], protocol: str) -> dict[str, list[Rec
         held = protocol.split(":", 1)[1]
         if held not in speakers:
             raise RnnkitError(f"--protocol {protocol}: no speaker {held!r}; the speakers are {', '.join(speakers)}")
-        rest = [r for r in recs if r.speaker != held]
-        return {"train": [r for r in rest if r.index >= 5], "valid": [r for r in rest if r.index < 5],
-                "test": [r for r in recs if r.speaker == held]}
+        if len(speakers) < 3:
+            raise RnnkitError(f"--protocol {protocol}: needs 3 speakers or more (test, validation, training), "
+                              f"found {len(speakers)}")
+        valid = speakers[(speakers.index(held) + 1) % len(speakers)]
+        return {"train": [r for r in recs if r.speaker not in (held, valid)],
+                "valid": [r for r in recs if r.speaker == valid], "test": [r for r in recs if r.speaker == held]}
     raise RnnkitError(f"--protocol must be recordings or speaker:NAME (NAME one of {', '.join(speakers)}), "
                       f"got {protocol!r}")
 
 
+_SPEED_STEP = 200  # Hz: perturbed rates are multiples of it, so that resampling's filter bank stays small
+
+
+def perturbed(r: Recording, rate: int, cache: dict[tuple[int, int], Tensor]) -> Tensor:
+    """``r``'s samples resampled from ``rate`` Hz to ``FSDD_RATE`` (played faster for ``rate`` > 8000: higher
+    pitch, shorter), cached by recording and rate."""
+    from rnnkit.data.speech_audio import resample
+
+    key = (id(r), rate)
+    if key not in cache:
+        cache[key] = r.samples if rate == FSDD_RATE else resample(r.samples, rate, FSDD_RATE)
+    return cache[key]
+
+
 def compose(pool: list[Recording], n: int, gen: torch.Generator, max_digits: int = 7, min_digits: int = 1,
-            pause: tuple[float, float] = (0.05, 0.35), noise: float = 0.002, gain_db: float = 0.0) -> list[Utterance]:
+            pause: tuple[float, float] = (0.05, 0.35), noise: float = 0.002, gain_db: float = 0.0,
+            speed: float = 0.0, cache: dict[tuple[int, int], Tensor] | None = None) -> list[Utterance]:
     """``n`` utterances from ``pool``: a speaker at random, ``min_digits..max_digits`` of their recordings
     (a digit, then one of its recordings, uniformly), joined by pauses drawn from ``pause`` seconds (also
     before the first and after the last), all over Gaussian noise of standard deviation ``noise``; each
-    utterance scaled by a gain drawn uniformly from +-``gain_db`` dB (0: none)."""
+    utterance scaled by a gain drawn uniformly from +-``gain_db`` dB (0: none). ``speed`` > 0: each
+    recording played at a speed drawn from [1 - speed, 1 + speed] (Ko et al. 2015's speed perturbation:
+    pitch, formants and tempo move together, as between speakers), in steps of 2.5%."""
+    cache = {} if cache is None else cache
+    steps = int(speed * FSDD_RATE // _SPEED_STEP)
     by_speaker: dict[str, dict[str, list[Recording]]] = {}
     for r in pool:
         by_speaker.setdefault(r.speaker, {}).setdefault(r.digit, []).append(r)
@@ -111,7 +134,9 @@ def compose(pool: list[Recording], n: int, gen: torch.Generator, max_digits: int
             t += gap
             d = digits[pick(len(digits))]
             recs = by_speaker[spk][d]
-            x = recs[pick(len(recs))].samples
+            rec = recs[pick(len(recs))]
+            x = perturbed(rec, FSDD_RATE + _SPEED_STEP * (pick(2 * steps + 1) - steps), cache) if steps else \
+                rec.samples
             parts.append(x)
             t += x.shape[0]
             text.append(d)

@@ -39,6 +39,9 @@ class RecognizerConfig:
     cell: str = field("lstm", "recurrent cell", choices=("lstm", "gru"))
     hidden_size: int = field(128, "units H per direction")
     num_layers: int = field(2, "stacked recurrent layers")
+    normalise: str = field("global", "features normalised by the training set's statistics per channel (global: "
+                           "streamable) or by each utterance's own (utterance: cepstral mean and variance "
+                           "normalisation, offline only)", choices=("global", "utterance"))
     bidirectional: bool = field(True, "read each utterance both ways (offline only; --no-bidirectional streams)")
     stack: int = field(3, "feature frames stacked into one recurrent step (10 ms each)")
     proj_size: int = field(128, "size P of the stacked frames' projection")
@@ -89,6 +92,8 @@ class SpeechRecognizer(nn.Module):
         """Normalised (augmented in training) frames, stacked and projected: ``(B, T, I) -> (B, T', P)``."""
         k = self.config.stack
         z = (x - self.mean) / self.std
+        if self.config.normalise == "utterance":
+            z = _per_utterance(z, lengths)
         if lengths is not None:
             # padding is 0 after normalisation, as the end of a lone utterance is padded: a batch's padding
             # shares a stacked step with an utterance's last frames, and must not change them
@@ -131,7 +136,22 @@ class SpeechRecognizer(nn.Module):
         if self.config.bidirectional:
             raise ValueError("a bidirectional recogniser needs the whole utterance: train with --no-bidirectional "
                              "to stream")
+        if self.config.normalise != "global":
+            raise ValueError("per-utterance normalisation needs the whole utterance: train with --normalise global "
+                             "to stream")
         return RecognizerStream(self)
+
+
+def _per_utterance(z: Tensor, lengths: Tensor | None) -> Tensor:
+    """``z (B, T, I)`` with each utterance's mean and standard deviation over its real frames removed."""
+    B, T, _ = z.shape
+    if lengths is None:
+        lengths = torch.full((B,), T)
+    mask = (torch.arange(T, device=z.device) < lengths.to(z.device)[:, None]).unsqueeze(-1).to(z.dtype)
+    n = mask.sum(1, keepdim=True).clamp(min=1)
+    mean = (z * mask).sum(1, keepdim=True) / n
+    var = ((z - mean) ** 2 * mask).sum(1, keepdim=True) / n
+    return (z - mean) / (var + 1e-5).sqrt()
 
 
 class RecognizerStream:

@@ -65,6 +65,8 @@ class ASRDataConfig:
     max_digits: int = field(7, "connected digits: digits per utterance, 1 to this many")
     gain_db: float = field(6.0, "connected digits: training utterances scaled by a random gain within +-this (dB)")
     noise: float = field(0.002, "connected digits: standard deviation of the background noise (full scale 1)")
+    speed: float = field(0.0, "connected digits: training recordings played at a random speed within 1 +- this "
+                         "(speed perturbation; 0: off)")
     data_seed: int = field(1, "seed of the validation and test compositions and of the held-out shares")
     batch_size: int = field(32, "utterances per training step (split across processes under torchrun)")
     eval_batch_size: int = field(64, "utterances per forward pass when scoring")
@@ -116,6 +118,8 @@ def check_data(cfg: ASRDataConfig, audio_cfg: audio.AudioConfig) -> None:
     for name in ("valid_fraction", "test_fraction"):
         if not 0 <= getattr(cfg, name) < 0.5:
             raise RnnkitError(f"--{name.replace('_', '-')} must be in [0, 0.5), got {getattr(cfg, name)}")
+    if not 0 <= cfg.speed < 0.5:
+        raise RnnkitError(f"--speed must be in [0, 0.5), got {cfg.speed}")
     if not 0 <= cfg.gain_db <= 40 or not 0 <= cfg.noise < 1:
         raise RnnkitError(f"--gain-db must be in [0, 40] and --noise in [0, 1), got {cfg.gain_db} and {cfg.noise}")
     if not cfg.transcripts and cfg.protocol != "recordings" and not cfg.protocol.startswith("speaker:"):
@@ -158,6 +162,7 @@ class Corpus:
 
     def __init__(self, cfg: ASRDataConfig, audio_cfg: audio.AudioConfig, say: Callable[..., None]) -> None:
         self.cfg, self.fx = cfg, audio.FeatureExtractor(audio_cfg)
+        self._speed_cache: dict[tuple[int, int], Tensor] = {}
         self.rate = audio_cfg.sample_rate
         if cfg.transcripts:
             self._user(say)
@@ -230,7 +235,8 @@ class Corpus:
             return [self.user_train[i] for i in torch.randperm(len(self.user_train), generator=gen).tolist()]
         gen = torch.Generator().manual_seed(seed * 10**6 + epoch)
         utts = spoken_digits.compose(self.pools["train"], self.cfg.train_size, gen, self.cfg.max_digits,
-                                     noise=self.cfg.noise, gain_db=self.cfg.gain_db)
+                                     noise=self.cfg.noise, gain_db=self.cfg.gain_db, speed=self.cfg.speed,
+                                     cache=self._speed_cache)
         return [self.item(u.samples, u.text, u.speaker, u.ends, keep=False) for u in utts]
 
     def statistics(self) -> tuple[Tensor, Tensor]:

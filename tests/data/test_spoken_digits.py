@@ -24,7 +24,9 @@ def test_protocols_split_recordings_before_composition():
     assert all(r.index >= 10 for r in rec["train"])
     spk = sd.split_recordings(recs, "speaker:bob")
     assert {r.speaker for r in spk["test"]} == {"bob"} and len(spk["test"]) == 120
-    assert "bob" not in {r.speaker for r in spk["train"] + spk["valid"]}
+    # validation is the next speaker, never heard in training either
+    assert {r.speaker for r in spk["valid"]} == {"cy"} and {r.speaker for r in spk["train"]} == {"ann"}
+    assert {r.speaker for r in sd.split_recordings(recs, "speaker:cy")["valid"]} == {"ann"}
     with pytest.raises(RnnkitError, match="no speaker 'zed'; the speakers are ann, bob, cy"):
         sd.split_recordings(recs, "speaker:zed")
     with pytest.raises(RnnkitError, match="--protocol must be recordings or speaker:NAME"):
@@ -60,3 +62,13 @@ def test_transcripts_errors_name_the_line(tmp_path: Path):
         sd.read_transcripts(tsv)
     tsv.write_text("\ufeffa.wav\thello   there\n", encoding="utf-8")
     assert sd.read_transcripts(tsv) == [(str(tmp_path / "a.wav"), "hello there")]
+
+
+def test_speed_perturbation_changes_lengths_within_the_range():
+    pool = sd.split_recordings(fake_pool(), "recordings")["train"]
+    plain = sd.compose(pool, 30, torch.Generator().manual_seed(5), max_digits=1, min_digits=1, pause=(0, 0),
+                       noise=0.0)
+    fast = sd.compose(pool, 30, torch.Generator().manual_seed(5), max_digits=1, min_digits=1, pause=(0, 0),
+                      noise=0.0, speed=0.1)
+    ratios = [a.samples.shape[0] / b.samples.shape[0] for a, b in zip(fast, plain)]
+    assert all(0.85 < r < 1.15 for r in ratios) and len({round(r, 3) for r in ratios}) > 3

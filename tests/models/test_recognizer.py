@@ -63,3 +63,15 @@ def test_spec_augment_only_in_training():
         torch.manual_seed(1)
         c, _ = m(x, torch.tensor([30, 30]))
     assert not torch.allclose(a, c)
+
+
+def test_utterance_normalisation_ignores_padding_and_refuses_to_stream():
+    m = model(bidirectional=True, normalise="utterance")
+    x = torch.randn(2, 20, 8) * 3 + 5
+    with torch.no_grad():
+        lp, _ = m(x, torch.tensor([20, 11]))
+        alone, _ = m(x[1:2, :11], torch.tensor([11]))
+        shifted, _ = m(x[1:2, :11] * 2 + 7, torch.tensor([11]))  # a louder channel: the same after normalising
+    assert torch.allclose(lp[1, :4], alone[0], atol=1e-5) and torch.allclose(alone, shifted, atol=1e-4)
+    with pytest.raises(ValueError, match="--normalise global"):
+        model(bidirectional=False, normalise="utterance").stream()
