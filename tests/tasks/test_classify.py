@@ -175,7 +175,8 @@ def test_defaults_learn_a_real_ucr_set_quickly(data_dir: Path, tmp_path: Path, c
     cpu = time.process_time() - start
     err = capsys.readouterr().err
     assert "defaults: series normalisation, no front end, 500 epochs, 50 warm-up steps" in err
-    assert "warning" not in err
+    # no warning about the model (the Trainer's busy-machine line depends on the load, not on the run)
+    assert not [line for line in err.splitlines() if "warning" in line and "the machine is busy" not in line], err
     test = [r for r in records(run) if r["split"] == "test"][-1]
     assert test["acc"] > 0.8 and test["checkpoint"] == "best.pt"  # chance 0.5; 1-NN ED 0.955 on the full set
     assert cpu < 30
