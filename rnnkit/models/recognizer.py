@@ -39,9 +39,10 @@ class RecognizerConfig:
     cell: str = field("lstm", "recurrent cell", choices=("lstm", "gru"))
     hidden_size: int = field(128, "units H per direction")
     num_layers: int = field(2, "stacked recurrent layers")
-    normalise: str = field("global", "features normalised by the training set's statistics per channel (global: "
+    normalise: str = field("auto", "features normalised by the training set's statistics per channel (global: "
                            "streamable) or by each utterance's own (utterance: cepstral mean and variance "
-                           "normalisation, offline only)", choices=("global", "utterance"))
+                           "normalisation, offline only); auto: utterance for a bidirectional model, else global",
+                           choices=("auto", "global", "utterance"))
     bidirectional: bool = field(True, "read each utterance both ways (offline only; --no-bidirectional streams)")
     stack: int = field(3, "feature frames stacked into one recurrent step (10 ms each)")
     proj_size: int = field(128, "size P of the stacked frames' projection")
@@ -80,6 +81,12 @@ class SpeechRecognizer(nn.Module):
         self.drop = nn.Dropout(c.dropout)
         self.out = nn.Linear(c.hidden_size * (2 if c.bidirectional else 1), c.vocab_size)
 
+    @property
+    def normalisation(self) -> str:
+        """``global`` or ``utterance``: what ``--normalise`` means for this model (``auto`` resolved)."""
+        c = self.config
+        return c.normalise if c.normalise != "auto" else "utterance" if c.bidirectional else "global"
+
     def set_normalisation(self, mean: Tensor, std: Tensor) -> None:
         """The per-channel statistics of the training features (std floored so a flat channel stays finite)."""
         self.mean.copy_(mean)
@@ -92,7 +99,7 @@ class SpeechRecognizer(nn.Module):
         """Normalised (augmented in training) frames, stacked and projected: ``(B, T, I) -> (B, T', P)``."""
         k = self.config.stack
         z = (x - self.mean) / self.std
-        if self.config.normalise == "utterance":
+        if self.normalisation == "utterance":
             z = _per_utterance(z, lengths)
         if lengths is not None:
             # padding is 0 after normalisation, as the end of a lone utterance is padded: a batch's padding
@@ -136,7 +143,7 @@ class SpeechRecognizer(nn.Module):
         if self.config.bidirectional:
             raise ValueError("a bidirectional recogniser needs the whole utterance: train with --no-bidirectional "
                              "to stream")
-        if self.config.normalise != "global":
+        if self.normalisation != "global":
             raise ValueError("per-utterance normalisation needs the whole utterance: train with --normalise global "
                              "to stream")
         return RecognizerStream(self)

@@ -65,7 +65,7 @@ class ASRDataConfig:
     max_digits: int = field(7, "connected digits: digits per utterance, 1 to this many")
     gain_db: float = field(6.0, "connected digits: training utterances scaled by a random gain within +-this (dB)")
     noise: float = field(0.002, "connected digits: standard deviation of the background noise (full scale 1)")
-    speed: float = field(0.0, "connected digits: training recordings played at a random speed within 1 +- this "
+    speed: float = field(0.1, "connected digits: training recordings played at a random speed within 1 +- this "
                          "(speed perturbation; 0: off)")
     data_seed: int = field(1, "seed of the validation and test compositions and of the held-out shares")
     batch_size: int = field(32, "utterances per training step (split across processes under torchrun)")
