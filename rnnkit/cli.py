@@ -28,6 +28,11 @@ class _Parser(argparse.ArgumentParser):
 
     _inner = False  # set while parse_known_intermixed_args calls back into parse_known_args
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # no abbreviations: `--data` on a task without it would silently be read as `--data-seed`
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
         if self._inner or any(a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in self._get_positional_actions()):
             return super().parse_known_args(args, namespace)  # a command with subcommands: they parse the rest
@@ -223,7 +228,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                                    "a classifier's accuracy, macro-F1 and confusion matrix on a labelled file; a "
                                    "tagger's entity F1 (or token accuracy) on a tagged file; a translation run's BLEU "
                                    "and chrF against the target side of a source<TAB>target file; a captioner's exact "
-                                   "match on an IMAGE<TAB>caption file; a forecaster's backtest (MASE, sMAPE, 80%% "
+                                   "match on an IMAGE<TAB>caption file; a forecaster's backtest (MASE, sMAPE, 80% "
                                    "coverage beside the baselines) over the last --test steps of every series of a "
                                    "CSV; a speech recogniser's WER and CER on the recordings of a file<TAB>text "
                                    "transcript.")

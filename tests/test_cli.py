@@ -56,3 +56,10 @@ def test_an_unknown_flag_shows_the_subcommands_usage(capsys):
     with pytest.raises(SystemExit):
         main(["train", "lm", "--bogus"])
     assert "rnnkit train lm: error: unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_flags_are_never_abbreviated(capsys):
+    """`--data` on a task without it is an error, not `--data-seed` read silently."""
+    with pytest.raises(SystemExit) as e:
+        main(["train", "caption", "--data", "5", "--out", "never-made"])
+    assert e.value.code == 2 and "unrecognized arguments: --data" in capsys.readouterr().err

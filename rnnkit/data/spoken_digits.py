@@ -68,7 +68,20 @@ def load_fsdd(path: str | Path) -> list[Recording]:
 
 
 def split_recordings(recs: list[Recording], protocol: str) -> dict[str, list[Recording]]:
-    """``{"train", "valid", "test"}`` pools of recordings by ``protocol`` (see the module docstring)."""
+    """``{"train", "valid", "test"}`` pools of recordings by ``protocol`` (see the module docstring); an
+    empty pool is an error that says which and why."""
+    pools = _split(recs, protocol)
+    rule = {"recordings": {"train": "index 10 or more", "valid": "index 5-9", "test": "index 0-4"}}
+    for name, pool in pools.items():
+        if not pool:
+            why = rule.get(protocol, {}).get(name, "its speaker")
+            raise RnnkitError(f"--protocol {protocol}: no {name} recordings ({why}, from the last '_' field of the "
+                              f"name) among the {len(recs)} given; give more recordings or another --protocol "
+                              f"(recordings, speaker:NAME)")
+    return pools
+
+
+def _split(recs: list[Recording], protocol: str) -> dict[str, list[Recording]]:
     speakers = sorted({r.speaker for r in recs})
     if protocol == "recordings":
         return {"train": [r for r in recs if r.index >= 10], "valid": [r for r in recs if 5 <= r.index < 10],

@@ -685,6 +685,9 @@ def evaluate_file(run: str | Path, data: str, recordings: str | None = None, bat
     from rnnkit.data.speech_audio import load_recording
     from rnnkit.metrics.speech import cer, wer
 
+    if Path(data).is_dir() or Path(data).suffix.lower() in (".wav", ".tar", ".xz", ".gz", ".tgz"):
+        raise RnnkitError(f"{data}: rnnkit evaluate scores an asr run on a file<TAB>text transcript of recordings "
+                          f"(the files relative to it), not on the recordings themselves")
     model, conf, path = load_run(run, device)
     audio_cfg = _audio_config(conf, path)
     decode_cfg = cfgmod.build(CTCDecodeConfig, conf.get("decode", {}), f"{path} (decoding options)", internal=True)

@@ -72,3 +72,9 @@ def test_speed_perturbation_changes_lengths_within_the_range():
                       noise=0.0, speed=0.1)
     ratios = [a.samples.shape[0] / b.samples.shape[0] for a, b in zip(fast, plain)]
     assert all(0.85 < r < 1.15 for r in ratios) and len({round(r, 3) for r in ratios}) > 3
+
+
+def test_an_empty_pool_says_which_and_why():
+    recs = [r for r in fake_pool() if not 5 <= r.index < 10]
+    with pytest.raises(RnnkitError, match=r"--protocol recordings: no valid recordings \(index 5-9"):
+        sd.split_recordings(recs, "recordings")

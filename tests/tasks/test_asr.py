@@ -157,6 +157,7 @@ def test_evaluate_on_a_transcript_and_its_errors(uni_run: Path, fsdd: Path, tmp_
     assert "the symbol 'z' is not one the model can write" in err
     tsv.write_text(f"{fsdd / '0_george_1.wav'}\t0\n{tmp_path / 'missing.wav'}\t1\n", encoding="utf-8")
     assert "t.tsv:2:" in error_of(capsys, ["evaluate", str(uni_run), "--data", str(tsv)])
+    assert "on a file<TAB>text transcript" in error_of(capsys, ["evaluate", str(uni_run), "--data", str(fsdd)])
 
 
 def test_train_on_your_own_transcribed_recordings(fsdd: Path, tmp_path: Path, capsys):
