@@ -135,6 +135,30 @@ LABELS_PER_ROW = 0.5
 LAYOUT_MIN_ROWS = 20
 
 
+HEADER_WORDS = {"label", "labels", "class", "classes", "category", "target", "sentiment", "y", "tag", "polarity"}
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_header_row(path: Path, rows: list[list[str]], li: int, ti: int) -> None:
+    """Refuse a header row read as an example: its label occurs nowhere else in the column, and it is
+    a column name (``label``, ``class``, ...) or a word where every other label is a number. It would
+    otherwise become a class of its own with one example."""
+    first = rows[0][li].strip()
+    rest = [r[li].strip() for r in rows[1:]]
+    if first in rest:
+        return
+    if first.lower() in HEADER_WORDS or (not _number(first) and all(_number(v) for v in rest)):
+        raise RnnkitError(f"{path}:1: the first row looks like a header (label {first!r} occurs in no other row): "
+                          f"pass --header --label-column {first} --text-column {rows[0][ti].strip()}")
+
+
 def _check_layout(path: Path, rows: list[list[str]], li: int, ti: int, header: bool) -> None:
     """Refuse a file whose label column looks like text, with the layout that fits it: which column
     has few distinct values (the labels), which the longest ones (the texts), and whether the first
@@ -142,6 +166,8 @@ def _check_layout(path: Path, rows: list[list[str]], li: int, ti: int, header: b
     wrong column would otherwise train silently to nothing."""
     n = len(rows)
     distinct = [len({r[c].strip() for r in rows}) for c in range(len(rows[0]))]
+    if not header and n >= LAYOUT_MIN_ROWS:
+        _check_header_row(path, rows, li, ti)
     if n < LAYOUT_MIN_ROWS or distinct[li] <= LABELS_PER_ROW * n:
         return
     body = rows if header else rows[1:]

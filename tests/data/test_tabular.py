@@ -64,3 +64,17 @@ def test_tokenize():
     assert tokenize("Hi  you", "char") == list("Hi you")
     with pytest.raises(RnnkitError, match="word or char"):
         tokenize("x", "bpe")
+
+
+@pytest.mark.parametrize(("first", "label"), [("label\tsentence", "label"), ("stars\ttext", "stars")])
+def test_a_header_row_with_few_classes_is_refused(tmp_path: Path, first: str, label: str):
+    """A header read as an example would be a class of one (found by a new user: 3 classes, 'label' one)."""
+    f = tmp_path / "h.tsv"
+    f.write_text(first + "\n" + "".join(f"{i % 2}\tsentence number {i}\n" for i in range(40)), encoding="utf-8")
+    with pytest.raises(RnnkitError, match=rf"h.tsv:1: the first row looks like a header \(label '{label}'"):
+        read_delimited(f)
+    assert len(read_delimited(f, "tsv", label, first.split("\t")[1], header=True)) == 40
+    # a real rare class in the first row is not a header
+    f.write_text("neutral\tfine\n" + "".join(f"{('pos', 'neg')[i % 2]}\ttext {i}\n" for i in range(40)),
+                 encoding="utf-8")
+    assert len(read_delimited(f)) == 41
