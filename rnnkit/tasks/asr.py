@@ -37,7 +37,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.metrics.display import show_all
 from rnnkit.models.recognizer import RecognizerConfig, SpeechRecognizer
 from rnnkit.tasks import runs
-from rnnkit.training import StatelessTask, TrainConfig, Trainer, distributed
+from rnnkit.training import StatelessTask, TrainConfig, distributed
 
 TASK = "asr"
 DIGIT_SYMBOLS = " 0123456789"  # connected digits: the digits and the space between them; id = index + 1
@@ -388,11 +388,7 @@ def _train(run_dir: Path, data: ASRDataConfig, audio_cfg: audio.AudioConfig, mod
         f"{model_cfg.stack} frames per step, {len(corpus.symbols)} symbols + blank, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters")
     meta = {"task": TASK, "config": resolved, "title": f"asr: {model_cfg.cell.upper()} ({run_dir.name})"}
-    try:
-        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
-    except (ValueError, TypeError) as e:
-        raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
-    summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+    trainer, summary = runs.fit(model, task, train_cfg, run_dir, meta, resume)
     model.load_state_dict(runs.load_checkpoint(run_dir, TASK)[1]["model"])  # a corrupt best.pt: last.pt
     model.eval()
     test = test_report(run_dir, model, corpus, decode_cfg, data.eval_batch_size, say if dist.is_main else None)

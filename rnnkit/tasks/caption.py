@@ -32,7 +32,7 @@ from rnnkit.metrics.display import show_all
 from rnnkit.models.captioner import Captioner, CaptionerConfig
 from rnnkit.models.decoding import DecodeConfig, decode
 from rnnkit.tasks import runs
-from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training import StatelessTask, TrainConfig, checkpoint, distributed
 
 TASK = "caption"
 VOCAB = (*SPECIALS, *captions.WORDS)  # word d has id len(SPECIALS) + d
@@ -190,11 +190,7 @@ def _train(run_dir: Path, data: CaptionDataConfig, model_cfg: CaptionerConfig, d
         f"{model_cfg.hidden_size}, attention {model_cfg.attention}, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters")
     meta = {"task": TASK, "config": resolved, "title": f"caption: {model_cfg.cell.upper()} ({run_dir.name})"}
-    try:
-        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
-    except (ValueError, TypeError) as e:
-        raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
-    summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+    trainer, summary = runs.fit(model, task, train_cfg, run_dir, meta, resume)
     model.load_state_dict(runs.load_checkpoint(run_dir, TASK)[1]["model"])  # a corrupt best.pt: last.pt
     model.eval()
     with torch.no_grad():

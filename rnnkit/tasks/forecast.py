@@ -65,7 +65,7 @@ from rnnkit.metrics import forecast as fm
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig, gaussian_nll
 from rnnkit.outputs import atomic_path, check_output_path
 from rnnkit.tasks import runs
-from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint
+from rnnkit.training import StatelessTask, TrainConfig, checkpoint
 from rnnkit.training.trainer import resolve_device
 
 TASK = "forecast"
@@ -386,11 +386,7 @@ def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: b
             f"{sum(p.numel() for p in model.parameters()):,} parameters")
         meta = {"task": TASK, "config": resolved, "scalers": _scalers_meta(prepared),
                 "title": f"forecast: {Path(d.data).name} ({run_dir.name})"}
-        try:
-            trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
-        except (ValueError, TypeError) as e:
-            raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
-        summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+        trainer, summary = runs.fit(model, task, train_cfg, run_dir, meta, resume)
         model.load_state_dict(checkpoint.load(run_dir / "best.pt", TASK)["model"])
         model.eval()
         factor = calibration_factor(model, task) if d.calibrate else 1.0

@@ -32,7 +32,7 @@ from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.models.sampling import SampleConfig
 from rnnkit.state import detach_state, map_state
 from rnnkit.tasks import options, runs
-from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training import TrainConfig, checkpoint, distributed
 from rnnkit.training.trainer import resolve_device
 
 TASK = "lm"
@@ -311,11 +311,7 @@ def _train(run_dir: Path, data: LMDataConfig, model_cfg: LMConfig, train_cfg: Tr
         f"{model_cfg.num_layers}x{model_cfg.hidden_size} {model_cfg.cell.upper()}, {n_params:,} parameters; "
         f"{shape} per epoch")
     meta = {"task": TASK, "config": resolved, "vocab": vocab.to_dict(), "title": title or f"{run_dir.name}"}
-    try:
-        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
-    except (ValueError, TypeError) as e:  # e.g. torch.optim on a negative learning rate
-        raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
-    summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+    trainer, summary = runs.fit(model, task, train_cfg, run_dir, meta, resume)
     if test_text is not None:
         model.load_state_dict(runs.load_checkpoint(run_dir, TASK)[1]["model"])  # a corrupt best.pt: last.pt
         model.eval()

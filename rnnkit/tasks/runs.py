@@ -251,6 +251,21 @@ def prepare(run_dir: Path, resume: bool, can_resume: bool = True) -> dict[str, A
     return None
 
 
+def fit(model: Any, task: Any, train_cfg: Any, run_dir: Path, meta: dict[str, Any], resume: bool
+        ) -> tuple[Any, dict[str, Any]]:
+    """``(trainer, summary)``: ``model`` trained on ``task`` into ``run_dir`` by the Trainer, continuing its
+    ``last.pt`` when ``resume``. An option torch rejects when the optimizer is built (a negative learning
+    rate) is a one-line error naming its flag."""
+    from rnnkit import config as cfgmod
+    from rnnkit.training import TrainConfig, Trainer
+
+    try:
+        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
+    except (ValueError, TypeError) as e:
+        raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
+    return trainer, trainer.fit(resume=run_dir / "last.pt" if resume else None)
+
+
 def write_config(run_dir: Path, config: dict[str, Any]) -> None:
     write_atomic(run_dir / "config.json", json.dumps(config, indent=2) + "\n")
 

@@ -53,7 +53,7 @@ from rnnkit.models.charfeatures import casing
 from rnnkit.models.tagger import SequenceTagger, TaggerBatch, TaggerConfig
 from rnnkit.outputs import write_atomic
 from rnnkit.tasks import options, runs
-from rnnkit.training import TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training import TrainConfig, checkpoint, distributed
 from rnnkit.training.task import resolve_select
 from rnnkit.training.trainer import resolve_device
 
@@ -382,11 +382,7 @@ def _train(run_dir: Path, data: TagDataConfig, model_cfg: TaggerConfig, train_cf
         f"{' + chars' if model_cfg.char_features else ''} + {'CRF' if model_cfg.crf else 'softmax'}, "
         f"{n_params:,} parameters")
     meta = {"task": TASK, "config": resolved, "encoder": enc.to_dict(), "title": f"tag: {run_dir.name}"}
-    try:
-        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
-    except (ValueError, TypeError) as e:
-        raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
-    summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+    trainer, summary = runs.fit(model, task, train_cfg, run_dir, meta, resume)
     chosen, ckpt = runs.load_checkpoint(run_dir, TASK)
     model.load_state_dict(ckpt["model"])
     model.eval()

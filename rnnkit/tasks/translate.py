@@ -38,7 +38,7 @@ from rnnkit.models.decoding import DecodeConfig, Hypothesis, decode, length_norm
 from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from rnnkit.outputs import check_output_path
 from rnnkit.tasks import runs
-from rnnkit.training import StatelessTask, TrainConfig, Trainer, checkpoint, distributed
+from rnnkit.training import StatelessTask, TrainConfig, checkpoint, distributed
 from rnnkit.training.trainer import resolve_device
 
 TASK = "translate"
@@ -325,11 +325,7 @@ def _train(run_dir: Path, data: TranslateDataConfig, model_cfg: Seq2SeqConfig, d
         f"{sum(p.numel() for p in model.parameters()):,} parameters")
     meta = {"task": TASK, "config": resolved, "codecs": [c.to_dict() for c in codecs],
             "title": f"translate: {model_cfg.cell.upper()}, attention {model_cfg.attention} ({run_dir.name})"}
-    try:
-        trainer = Trainer(model, task, train_cfg, run_dir, meta=meta)
-    except (ValueError, TypeError) as e:
-        raise RnnkitError(f"train options: {cfgmod.as_flags(str(e), TrainConfig)}") from None
-    summary = trainer.fit(resume=run_dir / "last.pt" if resume else None)
+    trainer, summary = runs.fit(model, task, train_cfg, run_dir, meta, resume)
     model.load_state_dict(runs.load_checkpoint(run_dir, TASK)[1]["model"])  # a corrupt best.pt: last.pt
     model.eval()
     with torch.no_grad():
