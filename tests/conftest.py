@@ -39,3 +39,32 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.skip(f"shared data not found at {DATA}")
     return DATA
+
+
+def one_line_error(capsys, argv: list[str]) -> str:
+    """Run ``rnnkit argv`` and return its error: exit status 2 and exactly one ``rnnkit: error:`` line."""
+    from rnnkit.cli import main
+
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnnkit: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def fsdd_recordings(dest: Path, wanted: set[str]) -> Path:
+    """The FSDD recordings named in ``wanted`` (``recordings/{digit}_{speaker}_{index}.wav``) copied from the
+    shared archive into ``dest``; skips the test without the shared data."""
+    import tarfile
+
+    if not DATA.is_dir():
+        pytest.skip(f"shared data not found at {DATA}")
+    wanted = set(wanted)
+    with tarfile.open(DATA / "fsdd" / "recordings.tar.xz", "r:xz") as tar:
+        for member in tar:
+            if member.name in wanted:
+                (dest / Path(member.name).name).write_bytes(tar.extractfile(member).read())
+                wanted.discard(member.name)
+                if not wanted:
+                    break
+    return dest

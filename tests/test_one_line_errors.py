@@ -11,20 +11,13 @@ import torch
 from rnnkit.cli import main
 from rnnkit.tasks.demo import corpus_text
 from rnnkit.training import checkpoint
+from tests.conftest import one_line_error as error_of
 
 TINY_LM = ["--hidden-size", "8", "--embed-size", "8", "--num-layers", "1", "--batch-size", "2", "--bptt", "8",
            "--no-progress", "--max-steps", "2", "--eval-every", "2", "--threads", "1"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny tensors: see tests/conftest.py
-
-
-def error_of(capsys, argv: list[str]) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("rnnkit: error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import tarfile
 import wave
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 
 from rnnkit.cli import main
 from rnnkit.data.audio import read_wav
+from tests.conftest import fsdd_recordings, one_line_error
 
 TINY = ["--hidden-size", "16", "--num-layers", "1", "--proj-size", "16", "--train-size", "48", "--valid-size", "8",
         "--test-size", "8", "--max-digits", "3", "--batch-size", "8", "--max-steps", "6", "--eval-every", "3",
@@ -24,21 +24,9 @@ TINY = ["--hidden-size", "16", "--num-layers", "1", "--proj-size", "16", "--trai
 def fsdd(tmp_path_factory) -> Path:
     """Recordings 0-14 of digits 0-2 by three speakers: the recordings protocol's test (0-4), valid (5-9) and
     train shares, and a test, a validation and a training speaker."""
-    from tests.conftest import DATA
-
-    if not DATA.is_dir():
-        pytest.skip(f"shared data not found at {DATA}")
-    d = tmp_path_factory.mktemp("fsdd")
     wanted = {f"recordings/{digit}_{spk}_{i}.wav" for digit in (0, 1, 2) for spk in ("george", "jackson", "lucas")
               for i in range(15)}
-    with tarfile.open(DATA / "fsdd" / "recordings.tar.xz", "r:xz") as tar:
-        for member in tar:
-            if member.name in wanted:
-                (d / Path(member.name).name).write_bytes(tar.extractfile(member).read())
-                wanted.discard(member.name)
-                if not wanted:
-                    break
-    return d
+    return fsdd_recordings(tmp_path_factory.mktemp("fsdd"), wanted)
 
 
 def write_wav(path: Path, samples: torch.Tensor, rate: int) -> None:
@@ -50,14 +38,6 @@ def write_wav(path: Path, samples: torch.Tensor, rate: int) -> None:
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(pcm.numpy().tobytes())
-
-
-def error_of(capsys, argv: list[str]) -> str:
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("rnnkit: error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +70,7 @@ def test_bidirectional_run_and_speaker_protocol(fsdd: Path, tmp_path: Path, caps
     test = json.loads((run / "test.json").read_text())
     assert set(test["speakers"]) == {"jackson"} and "stream" not in test
     wav = sorted(fsdd.glob("*.wav"))[0]
-    assert "--no-bidirectional" in error_of(capsys, ["transcribe", str(run), str(wav), "--stream"])
+    assert "--no-bidirectional" in one_line_error(capsys, ["transcribe", str(run), str(wav), "--stream"])
 
 
 def test_transcribe_files_stereo_44k_and_stdin(uni_run: Path, fsdd: Path, tmp_path: Path, capsys):
@@ -141,7 +121,7 @@ def test_bad_recordings_are_one_line_errors(uni_run: Path, tmp_path: Path, capsy
         write_wav(bad, torch.zeros(8000), 8000)
     else:
         bad.write_bytes(content)
-    err = error_of(capsys, ["transcribe", str(uni_run), str(bad)])
+    err = one_line_error(capsys, ["transcribe", str(uni_run), str(bad)])
     assert str(bad) in err and match in err, err
 
 
@@ -153,11 +133,11 @@ def test_evaluate_on_a_transcript_and_its_errors(uni_run: Path, fsdd: Path, tmp_
     res = json.loads(capsys.readouterr().out)
     assert res["task"] == "asr" and res["recordings"] == 2 and 0 <= res["cer"] and math.isfinite(res["wer"])
     tsv.write_text(f"{fsdd / '0_george_1.wav'}\tzero\n", encoding="utf-8")
-    err = error_of(capsys, ["evaluate", str(uni_run), "--data", str(tsv)])
+    err = one_line_error(capsys, ["evaluate", str(uni_run), "--data", str(tsv)])
     assert "the symbol 'z' is not one the model can write" in err
     tsv.write_text(f"{fsdd / '0_george_1.wav'}\t0\n{tmp_path / 'missing.wav'}\t1\n", encoding="utf-8")
-    assert "t.tsv:2:" in error_of(capsys, ["evaluate", str(uni_run), "--data", str(tsv)])
-    assert "on a file<TAB>text transcript" in error_of(capsys, ["evaluate", str(uni_run), "--data", str(fsdd)])
+    assert "t.tsv:2:" in one_line_error(capsys, ["evaluate", str(uni_run), "--data", str(tsv)])
+    assert "on a file<TAB>text transcript" in one_line_error(capsys, ["evaluate", str(uni_run), "--data", str(fsdd)])
 
 
 def test_train_on_your_own_transcribed_recordings(fsdd: Path, tmp_path: Path, capsys):
@@ -171,16 +151,16 @@ def test_train_on_your_own_transcribed_recordings(fsdd: Path, tmp_path: Path, ca
     assert conf["symbols"] == " enortwz"
     # a transcript naming a file that isn't there: the line, before any run directory is made
     (tmp_path / "bad.tsv").write_text("0_george_0.wav\tzero\nnope.wav\tone\n", encoding="utf-8")
-    err = error_of(capsys, ["train", "asr", "--data", str(fsdd), "--transcripts", str(tmp_path / "bad.tsv"),
+    err = one_line_error(capsys, ["train", "asr", "--data", str(fsdd), "--transcripts", str(tmp_path / "bad.tsv"),
                             "--out", str(tmp_path / "r2"), *TINY])
     assert "bad.tsv:2:" in err and "nope.wav: no such file" in err
     assert not (tmp_path / "r2").exists()
 
 
 def test_option_errors(tmp_path: Path, capsys):
-    assert "--data is required" in error_of(capsys, ["train", "asr", "--out", str(tmp_path / "r")])
-    assert "--protocol must be recordings or speaker:NAME" in error_of(
+    assert "--data is required" in one_line_error(capsys, ["train", "asr", "--out", str(tmp_path / "r")])
+    assert "--protocol must be recordings or speaker:NAME" in one_line_error(
         capsys, ["train", "asr", "--data", str(tmp_path), "--protocol", "nobody", "--out", str(tmp_path / "r")])
-    assert "--beam-size must be >= 1" in error_of(
+    assert "--beam-size must be >= 1" in one_line_error(
         capsys, ["train", "asr", "--data", str(tmp_path), "--beam-size", "0", "--out", str(tmp_path / "r")])
     assert not (tmp_path / "r").exists()

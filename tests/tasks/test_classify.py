@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -114,20 +113,10 @@ def test_japanese_vowels_learns(data_dir: Path, tmp_path: Path, capsys):
 
 @pytest.fixture(scope="module")
 def fsdd(tmp_path_factory) -> Path:
-    from tests.conftest import DATA
+    from tests.conftest import fsdd_recordings
 
-    if not DATA.is_dir():
-        pytest.skip(f"shared data not found at {DATA}")
-    d = tmp_path_factory.mktemp("fsdd")
     wanted = {f"recordings/{digit}_george_{i}.wav" for digit in (0, 1) for i in range(15)}
-    with tarfile.open(DATA / "fsdd" / "recordings.tar.xz", "r:xz") as tar:
-        for member in tar:
-            if member.name in wanted:
-                (d / Path(member.name).name).write_bytes(tar.extractfile(member).read())
-                wanted.discard(member.name)
-                if not wanted:
-                    break
-    return d
+    return fsdd_recordings(tmp_path_factory.mktemp("fsdd"), wanted)
 
 
 def test_fsdd_slice_with_the_usual_split(fsdd: Path, tmp_path: Path, capsys):
