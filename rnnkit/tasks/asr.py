@@ -272,10 +272,14 @@ def ctc_loss(model: nn.Module, batch: tuple[Tensor, Tensor, Tensor, Tensor]) -> 
     device = next(model.parameters()).device
     x, lengths, y, y_lengths = (t.to(device) for t in batch)
     log_probs, out_lengths = model(x, lengths)
-    total = F.ctc_loss(log_probs.transpose(0, 1), y, out_lengths, y_lengths, blank=0, reduction="sum",
-                       zero_infinity=True)  # an utterance too short for its transcript adds 0, not inf
     n = int(y_lengths.sum())
-    return total / max(n, 1), n
+    return summed_ctc(log_probs, out_lengths, y, y_lengths) / max(n, 1), n
+
+
+def summed_ctc(log_probs: Tensor, out_lengths: Tensor, y: Tensor, y_lengths: Tensor) -> Tensor:
+    """The CTC loss of ``log_probs (B, T', V)`` against the concatenated targets ``y``, summed over the batch."""
+    return F.ctc_loss(log_probs.transpose(0, 1), y.to(log_probs.device), out_lengths, y_lengths.to(log_probs.device),
+                      blank=0, reduction="sum", zero_infinity=True)  # too short for its transcript: 0, not inf
 
 
 def _by_length(items: list[Item], size: int) -> Iterator[list[int]]:
@@ -297,8 +301,7 @@ def recognise(model: SpeechRecognizer, items: list[Item], symbols: str, beam_siz
     for idx in _by_length(items, batch_size):
         x, lengths, y, y_lengths = collate([items[i] for i in idx], symbols, leads(model))
         log_probs, out_lengths = model(x.to(device), lengths)
-        loss = F.ctc_loss(log_probs.transpose(0, 1), y.to(device), out_lengths, y_lengths.to(device), blank=0,
-                          reduction="sum", zero_infinity=True)
+        loss = summed_ctc(log_probs, out_lengths, y, y_lengths)
         total, count = total + float(loss), count + int(y_lengths.sum())
         for i, hyp in zip(idx, batch_decode(log_probs.cpu(), out_lengths.cpu(), beam_size)):
             texts[i] = decode_ids([s for s, _ in hyp], symbols)
@@ -580,8 +583,16 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[SpeechRecognizer, di
     return model.to(dev).eval(), conf, path
 
 
-def _audio_config(conf: dict[str, Any], path: Path) -> audio.AudioConfig:
-    return cfgmod.build(SpeechAudioConfig, conf.get("audio", {}), f"{path} (audio config)", internal=True)
+def load_for_inference(run: str | Path, device: str = "cpu", decode_flags: dict[str, Any] | None = None
+                       ) -> tuple[SpeechRecognizer, dict[str, Any], Path, audio.AudioConfig, CTCDecodeConfig]:
+    """:func:`load_run` plus the run's audio config and its decoding options with ``decode_flags`` over them."""
+    model, conf, path = load_run(run, device)
+    flags = decode_flags or {}
+    decode_cfg = cfgmod.build(CTCDecodeConfig, {**conf.get("decode", {}), **flags}, f"{path} (decoding options)",
+                              flagged=flags)
+    decode_cfg.validate()
+    audio_cfg = cfgmod.build(SpeechAudioConfig, conf.get("audio", {}), f"{path} (audio config)", internal=True)
+    return model, conf, path, audio_cfg, decode_cfg
 
 
 def audio_inputs(inputs: list[str]) -> list[tuple[str, bytes]]:
@@ -602,10 +613,7 @@ def transcribe(run: str | Path, inputs: list[str], decode_flags: dict[str, Any] 
     from rnnkit.models.ctc import batch_decode
 
     files = audio_inputs(inputs)
-    model, conf, path = load_run(run, device)
-    audio_cfg = _audio_config(conf, path)
-    decode_cfg = cfgmod.build(CTCDecodeConfig, {**conf.get("decode", {}), **(decode_flags or {})}, "decoding options")
-    decode_cfg.validate()
+    model, conf, path, audio_cfg, decode_cfg = load_for_inference(run, device, decode_flags)
     if stream and model.config.bidirectional:
         raise RnnkitError(f"{path}: a bidirectional model needs whole recordings; --stream needs a run trained with "
                           f"--no-bidirectional")
@@ -636,13 +644,10 @@ def transcribe_stdin(run: str | Path, source: Any, write: Callable[[str], None] 
     the run's); another rate is resampled chunk by chunk. Returns the text."""
     from rnnkit.data.speech_audio import resample
 
-    model, conf, path = load_run(run, device)
+    model, conf, path, audio_cfg, decode_cfg = load_for_inference(run, device, decode_flags)
     if model.config.bidirectional:
         raise RnnkitError(f"{path}: a bidirectional model needs whole recordings; live audio needs a run trained with "
                           f"--no-bidirectional")
-    audio_cfg = _audio_config(conf, path)
-    decode_cfg = cfgmod.build(CTCDecodeConfig, {**conf.get("decode", {}), **(decode_flags or {})}, "decoding options")
-    decode_cfg.validate()
     rate = rate or audio_cfg.sample_rate
     write = write or (lambda text: None)
     t = Transcriber(model, audio_cfg, conf["symbols"])
@@ -684,9 +689,7 @@ def evaluate_file(run: str | Path, data: str, recordings: str | None = None, bat
     if Path(data).is_dir() or Path(data).suffix.lower() in (".wav", ".tar", ".xz", ".gz", ".tgz"):
         raise RnnkitError(f"{data}: rnnkit evaluate scores an asr run on a file<TAB>text transcript of recordings "
                           f"(the files relative to it), not on the recordings themselves")
-    model, conf, path = load_run(run, device)
-    audio_cfg = _audio_config(conf, path)
-    decode_cfg = cfgmod.build(CTCDecodeConfig, conf.get("decode", {}), f"{path} (decoding options)", internal=True)
+    model, conf, path, audio_cfg, decode_cfg = load_for_inference(run, device)
     symbols, fx = conf["symbols"], audio.FeatureExtractor(audio_cfg)
     pairs = spoken_digits.read_transcripts(data, recordings)
     names = dict(audio.wav_files(recordings)) if recordings and not Path(recordings).is_dir() else None
