@@ -12,11 +12,14 @@ __version__ = "0.1.0"
 # reaches the command's own handler
 _EXPORTS = {"BackendFallbackWarning": "rnnkit.backends", "Cell": "rnnkit.cells", "ElmanCell": "rnnkit.cells",
             "GRUCell": "rnnkit.cells", "LSTMCell": "rnnkit.cells", "RNNCell": "rnnkit.cells", "GRU": "rnnkit.layers",
-            "LSTM": "rnnkit.layers", "RNN": "rnnkit.layers", "Recurrent": "rnnkit.layers",
+            "LSTM": "rnnkit.layers", "LayerNormLSTM": "rnnkit.layers", "LayerNormLSTMCell": "rnnkit.cells",
+            "MinGRU": "rnnkit.layers", "MinGRUCell": "rnnkit.cells",
+            "RNN": "rnnkit.layers", "Recurrent": "rnnkit.layers",
             "LSTMState": "rnnkit.state", "detach_state": "rnnkit.state"}
 
-__all__ = ["GRU", "LSTM", "RNN", "BackendFallbackWarning", "Cell", "ElmanCell", "GRUCell",
-           "LSTMCell", "LSTMState", "RNNCell", "Recurrent", "detach_state", "__version__"]
+__all__ = ["GRU", "LSTM", "RNN", "BackendFallbackWarning", "Cell", "ElmanCell", "GRUCell", "LSTMCell",
+           "LSTMState", "LayerNormLSTM", "LayerNormLSTMCell", "MinGRU", "MinGRUCell", "RNNCell", "Recurrent",
+           "detach_state", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -25,9 +25,10 @@ from torch import Tensor
 
 from rnnkit.backends import reference
 from rnnkit.cells.base import BoundCell
+from rnnkit.cells.noise import StepNoise
 
-#: FusedBPTT.apply's leading non-differentiable arguments: cell, batch_sizes, lengths
-_N_META = 3
+#: FusedBPTT.apply's leading non-differentiable arguments: cell, batch_sizes, lengths, noise
+_N_META = 4
 
 try:  # what torch's Function.apply does to its arguments outside torch.func (private, hence guarded)
     from torch._functorch.utils import unwrap_dead_wrappers as _unwrap_dead
@@ -56,25 +57,28 @@ class FusedBPTT(torch.autograd.Function):
         return super(torch.autograd.Function, cls).apply(*_unwrap_dead(args))
 
     @staticmethod
-    def forward(cell: Any, batch_sizes: list[int] | None, lengths: Tensor | None, x: Tensor,
-                w_ih: Tensor, b_ih: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
+    def forward(cell: Any, batch_sizes: list[int] | None, lengths: Tensor | None, noise: StepNoise | None,
+                x: Tensor, w_ih: Tensor, b_ih: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
                 w_extra: Tensor | None, *state0: Tensor) -> tuple[Tensor, ...]:
-        xp = torch.nn.functional.linear(x, w_ih, b_ih)
-        out, finals, saved = cell.fused_forward(xp, state0, w_hh, b_hh, w_extra, batch_sizes, lengths)
+        # w_ih None: x is already the cell's input projection (a cell whose projection is more than a
+        # matmul, e.g. layer-normalised: it is computed, and differentiated, outside by autograd)
+        xp = torch.nn.functional.linear(x, w_ih, b_ih) if w_ih is not None else x.clone()
+        out, finals, saved = cell.fused_forward(xp, state0, w_hh, b_hh, w_extra, batch_sizes, lengths,
+                                                **({} if noise is None else {"noise": noise}))
         # without lengths a final state is a view of the output buffer: hand out copies
         finals = tuple(f.clone() if lengths is None else f for f in finals)
         return (out, *finals, *saved)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-        cell, batch_sizes, lengths, x, w_ih, b_ih, w_hh, b_hh, w_extra, *state0 = inputs
+        cell, batch_sizes, lengths, noise, x, w_ih, b_ih, w_hh, b_hh, w_extra, *state0 = inputs
         n = len(state0)
         saved = output[1 + n:]
         ctx.mark_non_differentiable(*saved)
         # no zero-filled gradients for the unused outputs (the saved intermediates above all,
         # (T, B, 4H) for an LSTM): the cells treat a missing gradient as zero themselves
         ctx.set_materialize_grads(False)
-        ctx.cell, ctx.batch_sizes, ctx.n_state = cell, batch_sizes, n
+        ctx.cell, ctx.batch_sizes, ctx.noise, ctx.n_state = cell, batch_sizes, noise, n
         # weights, biases and the initial state are kept for the replay a double backward needs
         ctx.save_for_backward(x, w_ih, b_ih, w_hh, b_hh, w_extra, lengths, *state0, output[0], *saved)
 
@@ -102,16 +106,20 @@ def _fast_backward(ctx: Any, dout: Tensor | None, dfinals: tuple[Tensor | None, 
     n = ctx.n_state
     state0, out, saved = tuple(rest[:n]), rest[n], tuple(rest[n + 1:])
     dout = torch.zeros_like(out) if dout is None else dout.contiguous()
+    noise = {} if ctx.noise is None else {"noise": ctx.noise}
     dxp, dw_hh, db_hh, dstate0, dw_extra = ctx.cell.fused_backward(
-        saved, out, state0, dout, dfinals, w_hh, w_extra, ctx.batch_sizes)
+        saved, out, state0, dout, dfinals, w_hh, w_extra, ctx.batch_sizes, **noise)
     T, B, G = dxp.shape
     flat = dxp.reshape(T * B, G)
-    need = ctx.needs_input_grad
-    dx = dxp.matmul(w_ih) if need[3] else None
-    dw_ih = flat.t().mm(x.reshape(T * B, -1)) if need[4] else None
-    db_ih = flat.sum(0) if need[5] else None
-    return (None, None, None, dx, dw_ih, db_ih, dw_hh, db_hh if need[7] else None,
-            dw_extra, *dstate0)
+    need = ctx.needs_input_grad[_N_META:]
+    if w_ih is None:
+        dx = dxp if need[0] else None
+        dw_ih = None
+    else:
+        dx = dxp.matmul(w_ih) if need[0] else None
+        dw_ih = flat.t().mm(x.reshape(T * B, -1)) if need[1] else None
+    db_ih = flat.sum(0) if need[2] else None
+    return (None,) * _N_META + (dx, dw_ih, db_ih, dw_hh, db_hh if need[4] else None, dw_extra, *dstate0)
 
 
 def _differentiable_backward(ctx: Any, dout: Tensor | None,
@@ -127,9 +135,12 @@ def _differentiable_backward(ctx: Any, dout: Tensor | None,
     inputs = (x, w_ih, b_ih, w_hh, b_hh, w_extra, *state0)
     need = ctx.needs_input_grad[_N_META:]
     cell = ctx.cell
-    weights = (w_ih, b_ih, w_hh, b_hh, w_extra)[: len(cell.weight_names)]
+    if w_ih is None:
+        bound: Any = _Projected(cell, w_hh, w_extra)
+    else:
+        bound = BoundCell(cell, (w_ih, b_ih, w_hh, b_hh, w_extra)[: len(cell.weight_names)])
     with torch.enable_grad():
-        replayed = replay(BoundCell(cell, weights), x, state0, lengths, ctx.batch_sizes)
+        replayed = replay(bound, x, state0, lengths, ctx.batch_sizes, ctx.noise)
     pairs = [(o, g) for o, g in zip(replayed, (dout, *dfinals)) if g is not None and o.requires_grad]
     wrt = [t for t, nd in zip(inputs, need) if nd and t is not None]
     grads: list[Tensor | None] = []
@@ -142,7 +153,7 @@ def _differentiable_backward(ctx: Any, dout: Tensor | None,
 
 
 def replay(cell: BoundCell, x: Tensor, state0: tuple[Tensor, ...], lengths: Tensor | None,
-           batch_sizes: list[int] | None) -> tuple[Tensor, ...]:
+           batch_sizes: list[int] | None, noise: StepNoise | None = None) -> tuple[Tensor, ...]:
     """The fused forward's results computed by the reference backend: ``(out (T, B, O), *final_state)``.
 
     Same semantics as :meth:`FusedBPTT.forward`: with ``batch_sizes`` outputs past a
@@ -151,11 +162,27 @@ def replay(cell: BoundCell, x: Tensor, state0: tuple[Tensor, ...], lengths: Tens
     """
     s0: Any = state0[0] if len(state0) == 1 else tuple(state0)
     if lengths is not None and batch_sizes is None:
-        out, _ = reference.run(cell, x, s0, None)
-        _, final = reference.run(cell, x, s0, lengths)
+        out, _ = reference.run(cell, x, s0, None, noise=noise)
+        _, final = reference.run(cell, x, s0, lengths, noise=noise)
     else:
-        out, final = reference.run(cell, x, s0, lengths)
+        out, final = reference.run(cell, x, s0, lengths, noise=noise)
     return (out, *((final,) if isinstance(final, Tensor) else tuple(final)))
+
+
+class _Projected(BoundCell):
+    """A cell whose input projection was computed outside (``x`` is it): the replay's view of it,
+    through the cell's ``step_projected(w_hh, extra, xp_t, state, recurrent_mask)``."""
+
+    __slots__ = ()
+
+    def __init__(self, cell: Any, w_hh: Tensor, extra: Tensor | None):
+        super().__init__(cell, (w_hh, extra))
+
+    def project(self, x: Tensor) -> Tensor:
+        return x
+
+    def step(self, xp_t: Tensor, state: Any, recurrent_mask: Tensor | None = None) -> tuple[Tensor, Any]:
+        return self.cell.step_projected(*self.weights, xp_t, state, recurrent_mask=recurrent_mask)
 
 
 def supports(cell: Any) -> bool:
@@ -164,20 +191,24 @@ def supports(cell: Any) -> bool:
 
 
 def run(cell: BoundCell, x: Tensor, state0: Any, lengths: Tensor | None,
-        batch_sizes: list[int] | None) -> tuple[Tensor, Any]:
+        batch_sizes: list[int] | None, noise: StepNoise | None = None) -> tuple[Tensor, Any]:
     """Run one layer in one direction: ``x (T, B, I)`` -> ``(out (T, B, O), final_state)``.
 
     ``state0``: a tensor ``(B, O)`` or a state tuple (``LSTMState (h (B, O), c (B, H))``);
     ``lengths (B,)`` and ``batch_sizes`` (``T`` ints) as the layers pass them, rows sorted
     by length. Differentiable to any order (see the module docstring).
     """
-    w = cell.weights
-    extra = w[4] if len(w) > 4 else None
     leaves = (state0,) if isinstance(state0, Tensor) else tuple(state0)
+    if hasattr(cell.cell, "fused_weights"):
+        # the projection (and what else the cell does to its input) by autograd, the loop by us
+        x, w = cell.project(x), cell.cell.fused_weights(cell.weights)
+    else:
+        w = cell.weights
+    extra = w[4] if len(w) > 4 else None
     if lengths is None and batch_sizes is not None:
         # the final state is the one at each sequence's last valid step, not a padded row's zeros
         lengths = torch.tensor(batch_sizes).unsqueeze(0).gt(torch.arange(x.shape[1]).unsqueeze(1)).sum(1)
-    res = FusedBPTT.apply(cell.cell, batch_sizes, lengths, x.contiguous(), w[0], w[1], w[2], w[3], extra,
+    res = FusedBPTT.apply(cell.cell, batch_sizes, lengths, noise, x.contiguous(), w[0], w[1], w[2], w[3], extra,
                           *(s.contiguous() for s in leaves))
     finals = res[1: 1 + len(leaves)]
     if isinstance(state0, Tensor):

@@ -3,6 +3,8 @@
 from rnnkit.cells.base import BoundCell, Cell
 from rnnkit.cells.elman import ElmanCell, RNNCell
 from rnnkit.cells.gru import GRUCell
+from rnnkit.cells.layernorm_lstm import LayerNormLSTMCell
 from rnnkit.cells.lstm import LSTMCell
+from rnnkit.cells.mingru import MinGRUCell
 
-__all__ = ["BoundCell", "Cell", "ElmanCell", "GRUCell", "LSTMCell", "RNNCell"]
+__all__ = ["BoundCell", "Cell", "ElmanCell", "GRUCell", "LSTMCell", "LayerNormLSTMCell", "MinGRUCell", "RNNCell"]

@@ -80,7 +80,10 @@ class Cell(nn.Module):
     def project_with(self, w: tuple[Tensor | None, ...], x: Tensor) -> Tensor:
         return torch.nn.functional.linear(x, w[0], w[1])
 
-    def step_with(self, w: tuple[Tensor | None, ...], xp_t: Tensor, state: Any) -> tuple[Tensor, Any]:
+    def step_with(self, w: tuple[Tensor | None, ...], xp_t: Tensor, state: Any,
+                  recurrent_mask: Tensor | None = None) -> tuple[Tensor, Any]:
+        """One step with explicit weights; ``recurrent_mask (B, O)`` multiplies ``H_{t-1}`` where it
+        enters ``W_hh`` (recurrent dropout, :mod:`rnnkit.cells.noise`)."""
         raise NotImplementedError(f"{type(self).__name__} must implement step() or step_with()")
 
     def bind(self, w: tuple[Tensor | None, ...] | None = None) -> BoundCell | Cell:
@@ -175,8 +178,10 @@ class BoundCell:
     def project(self, x: Tensor) -> Tensor:
         return self.cell.project_with(self.weights, x)
 
-    def step(self, xp_t: Tensor, state: Any) -> tuple[Tensor, Any]:
-        return self.cell.step_with(self.weights, xp_t, state)
+    def step(self, xp_t: Tensor, state: Any, recurrent_mask: Tensor | None = None) -> tuple[Tensor, Any]:
+        if recurrent_mask is None:
+            return self.cell.step_with(self.weights, xp_t, state)
+        return self.cell.step_with(self.weights, xp_t, state, recurrent_mask=recurrent_mask)
 
     def initial_state(self, batch: int, **kw: Any) -> Any:
         return self.cell.initial_state(batch, **kw)

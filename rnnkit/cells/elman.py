@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
+from rnnkit.cells.noise import StepNoise
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -73,9 +74,10 @@ class ElmanCell(Cell, nn.RNNCell):
             shapes.update(bias_ih=(H,), bias_hh=(H,))
         return shapes
 
-    def step_with(self, w: tuple, xp_t: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+    def step_with(self, w: tuple, xp_t: Tensor, h: Tensor,
+                  recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         _, _, w_hh, b_hh = w
-        pre = xp_t + torch.nn.functional.linear(h, w_hh, b_hh)
+        pre = xp_t + torch.nn.functional.linear(h if recurrent_mask is None else h * recurrent_mask, w_hh, b_hh)
         h = torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
         return h, h
 
@@ -85,43 +87,74 @@ class ElmanCell(Cell, nn.RNNCell):
 
     # -- fused BPTT kernel ------------------------------------------------
     def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
-                      extra: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None):
-        """``xp (T, B, H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, ``()``: nothing beyond ``out``."""
+                      extra: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None,
+                      noise: StepNoise | None = None):
+        """``xp (T, B, H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, saved: nothing beyond ``out``
+        (with zoneout: ``H̃ (T, B, H)``, the steps' own values before zoning)."""
         (h0,) = state0
         T, B, H = xp.shape
         # both biases sit outside φ; the projection buffer is ours, so the steps run in place in it
-        out = xp if b_hh is None else xp.add_(b_hh)
+        raw = xp if b_hh is None else xp.add_(b_hh)
+        zone = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
+        out = raw if zone is None else new_buffer(xp, (T, B, H), batch_sizes is not None)
         w_t = w_hh.t()
         act_ = torch.Tensor.tanh_ if self.nonlinearity == "tanh" else torch.Tensor.relu_
-        hs = step_views(out, batch_sizes)
+        hs, hr = step_views(out, batch_sizes), step_views(raw, batch_sizes)
         hp = prev_views(out, h0, batch_sizes)
+        rec = rows(noise.recurrent, batch_sizes, T) if noise is not None and noise.recurrent is not None else None
+        zh = step_views(zone, batch_sizes) if zone is not None else None
         for t in range(T):
-            act_(hs[t].addmm_(hp[t], w_t))
+            act_(hr[t].addmm_(hp[t] if rec is None else hp[t] * rec[t], w_t))
+            if zh is not None:
+                torch.lerp(hr[t], hp[t], zh[t], out=hs[t])
         if batch_sizes is not None:  # outputs past each sequence's end are zero
             out[~_valid_mask(batch_sizes, out)] = 0
-        return out, (last_valid(out, lengths),), ()
+        return out, (last_valid(out, lengths),), (() if zone is None else (raw,))
 
     def fused_backward(self, saved: tuple, out: Tensor, state0: tuple[Tensor, ...], dout: Tensor,
                        dfinal: tuple[Tensor | None, ...], w_hh: Tensor, extra: Tensor | None,
-                       batch_sizes: list[int] | None):
-        """-> ``dXP (T, B, H)``, ``dW_hh``, ``db_hh``, ``(dh0,)``, ``None``."""
+                       batch_sizes: list[int] | None, noise: StepNoise | None = None):
+        """-> ``dXP (T, B, H)``, ``dW_hh``, ``db_hh``, ``(dh0,)``, ``None``.
+
+        Zoneout: ``Z ⊙ dH_t`` goes straight to ``H_{t-1}``, ``(1 - Z) ⊙ dH_t`` into φ; recurrent
+        dropout: ``dH_{t-1} = (da_t W_hh) ⊙ M``, ``dW_hh = Σ da_t^T (H_{t-1} ⊙ M)``.
+        """
         (h0,) = state0
         T, B, H = out.shape
+        rec_mask = noise.recurrent if noise is not None else None
+        zone = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
+        raw = saved[0] if zone is not None else out
         if self.nonlinearity == "tanh":
-            deriv = 1 - out * out
+            deriv = 1 - raw * raw
         else:
-            deriv = (out > 0).to(out.dtype)
+            deriv = (raw > 0).to(out.dtype)
+        if zone is not None:
+            deriv = deriv * (1 - zone)   # dH_t's share that enters φ
         dpre = new_buffer(out, (T, B, H), batch_sizes is not None)
         g = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)
         gs = rows(g, batch_sizes, T)
         dos, ds, dps = step_views(dout, batch_sizes), step_views(deriv, batch_sizes), step_views(dpre, batch_sizes)
+        rec = rows(rec_mask, batch_sizes, T) if rec_mask is not None else None
+        if zone is not None:
+            zh = step_views(zone, batch_sizes)
+            skip = out.new_empty(B, H)
+            sk = rows(skip, batch_sizes, T)
         for t in range(T - 1, -1, -1):
             gt = gs[t]
             gt.add_(dos[t])
             torch.mul(gt, ds[t], out=dps[t])
+            if zone is not None:
+                torch.mul(gt, zh[t], out=sk[t])
             torch.mm(dps[t], w_hh, out=gt)
+            if rec is not None:
+                gt.mul_(rec[t])
+            if zone is not None:
+                gt.add_(sk[t])
         flat = dpre.reshape(T * B, H)
-        dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, H))
+        h_prev = previous(out, h0)
+        if rec_mask is not None:
+            h_prev = h_prev * rec_mask
+        dw_hh = flat.t().mm(h_prev.reshape(T * B, H))
         return dpre, dw_hh, flat.sum(0), (g,), None
 
 

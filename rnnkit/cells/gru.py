@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
+from rnnkit.cells.noise import StepNoise
 
 
 class GRUCell(Cell, nn.GRUCell):
@@ -62,9 +63,10 @@ class GRUCell(Cell, nn.GRUCell):
             shapes.update(bias_ih=(3 * H,), bias_hh=(3 * H,))
         return shapes
 
-    def step_with(self, w: tuple, xp_t: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+    def step_with(self, w: tuple, xp_t: Tensor, h: Tensor,
+                  recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         _, _, w_hh, b_hh = w
-        hp = torch.nn.functional.linear(h, w_hh, b_hh)
+        hp = torch.nn.functional.linear(h if recurrent_mask is None else h * recurrent_mask, w_hh, b_hh)
         xr, xz, xn = xp_t.chunk(3, dim=-1)
         hr, hz, hn = hp.chunk(3, dim=-1)
         r = torch.sigmoid(xr + hr)
@@ -75,8 +77,13 @@ class GRUCell(Cell, nn.GRUCell):
 
     # -- fused BPTT kernel ------------------------------------------------
     def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
-                      extra: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None):
-        """``xp (T, B, 3H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, ``(hps, rzn)`` (both ``(T, B, 3H)``)."""
+                      extra: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None,
+                      noise: StepNoise | None = None):
+        """``xp (T, B, 3H)``, ``h0 (B, H)`` -> ``out (T, B, H)``, ``(h_n,)``, ``(hps, rzn)`` (both ``(T, B, 3H)``).
+
+        With zoneout ``out`` holds the zoned ``H_t = Z ⊙ H_{t-1} + (1 - Z) ⊙ H̃_t``; with recurrent
+        dropout the matmul reads ``H_{t-1} ⊙ M``.
+        """
         (h0,) = state0
         T, B, G = xp.shape
         H = G // 3
@@ -95,18 +102,28 @@ class GRUCell(Cell, nn.GRUCell):
         h_rz, h_n = V(hps[..., : 2 * H]), V(hps[..., 2 * H:])
         r, z = V(rzn[..., :H]), V(rzn[..., H: 2 * H])
         hs, hprev = V(out), prev_views(out, h0, batch_sizes)
+        rec = rows(noise.recurrent, batch_sizes, T) if noise is not None and noise.recurrent is not None else None
+        zh = V(noise.zoneout[0]) if noise is not None and noise.zoneout is not None else None
         for t in range(T):
-            hp[t].addmm_(hprev[t], w_t)
+            hp[t].addmm_(hprev[t] if rec is None else hprev[t] * rec[t], w_t)
             rz[t].add_(h_rz[t]).sigmoid_()
             n[t].addcmul_(r[t], h_n[t]).tanh_()
             torch.lerp(n[t], hprev[t], z[t], out=hs[t])   # n + z ⊙ (H_{t-1} - n)
+            if zh is not None:
+                torch.lerp(hs[t], hprev[t], zh[t], out=hs[t])
         return out, (last_valid(out, lengths),), (hps, rzn)
 
     def fused_backward(self, saved: tuple, out: Tensor, state0: tuple[Tensor, ...], dout: Tensor,
                        dfinal: tuple[Tensor | None, ...], w_hh: Tensor, extra: Tensor | None,
-                       batch_sizes: list[int] | None):
-        """-> ``dXP (T, B, 3H)``, ``dW_hh``, ``db_hh``, ``(dh0,)``, ``None``."""
+                       batch_sizes: list[int] | None, noise: StepNoise | None = None):
+        """-> ``dXP (T, B, 3H)``, ``dW_hh``, ``db_hh``, ``(dh0,)``, ``None``.
+
+        Zoneout: ``Z ⊙ dH_t`` goes straight to ``H_{t-1}``, ``(1 - Z) ⊙ dH_t`` into the step;
+        recurrent dropout: the matmul's share of ``dH_{t-1}`` is multiplied by ``M``.
+        """
         hps, rzn = saved
+        rec_mask = noise.recurrent if noise is not None else None
+        zone = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
         (h0,) = state0
         T, B, G = rzn.shape
         H = G // 3
@@ -126,16 +143,35 @@ class GRUCell(Cell, nn.GRUCell):
         dos, kns, kzs, krs, rs, zs = V(dout), V(k_n), V(k_z), V(k_r), V(r), V(z)
         dx_n, dh_all = V(dxp[..., 2 * H:]), V(dhp)
         dh_r, dh_z, dh_n = V(dhp[..., :H]), V(dhp[..., H: 2 * H]), V(dhp[..., 2 * H:])
+        rec = rows(rec_mask, batch_sizes, T) if rec_mask is not None else None
+        if zone is not None:
+            zh, kh = V(zone), V(1 - zone)
+            skip = out.new_empty(B, H)
+            sk = rows(skip, batch_sizes, T)
+        if rec is not None:
+            mm_buf = out.new_empty(B, H)
+            mmb = rows(mm_buf, batch_sizes, T)
         for t in range(T - 1, -1, -1):
             g = dhs[t]
             g.add_(dos[t])
+            if zone is not None:
+                torch.mul(g, zh[t], out=sk[t])
+                g.mul_(kh[t])
             torch.mul(g, kns[t], out=dx_n[t])
             torch.mul(g, kzs[t], out=dh_z[t])
             torch.mul(dx_n[t], krs[t], out=dh_r[t])
             torch.mul(dx_n[t], rs[t], out=dh_n[t])
             g.mul_(zs[t])
-            g.addmm_(dh_all[t], w_hh)
+            if rec is None:
+                g.addmm_(dh_all[t], w_hh)
+            else:
+                torch.mm(dh_all[t], w_hh, out=mmb[t])
+                g.addcmul_(mmb[t], rec[t])
+            if zone is not None:
+                g.add_(sk[t])
         dxp[..., : 2 * H] = dhp[..., : 2 * H]
         flat = dhp.reshape(T * B, G)
+        if rec_mask is not None:
+            h_prev = h_prev * rec_mask
         dw_hh = flat.t().mm(h_prev.reshape(T * B, H))
         return dxp, dw_hh, flat.sum(0), (dh,), None

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
+from rnnkit.cells.noise import StepNoise
 from rnnkit.state import LSTMState
 
 
@@ -88,10 +89,12 @@ class LSTMCell(Cell, nn.LSTMCell):
         return LSTMState(torch.zeros(batch, self.output_size, dtype=dtype, device=device),
                          torch.zeros(batch, self.hidden_size, dtype=dtype, device=device))
 
-    def step_with(self, w: tuple, xp_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, LSTMState]:
+    def step_with(self, w: tuple, xp_t: Tensor, state: tuple[Tensor, Tensor],
+                  recurrent_mask: Tensor | None = None) -> tuple[Tensor, LSTMState]:
         _, _, w_hh, b_hh, w_hr = w
         h, c = state
-        gates = xp_t + torch.nn.functional.linear(h, w_hh, b_hh)
+        h_in = h if recurrent_mask is None else h * recurrent_mask
+        gates = xp_t + torch.nn.functional.linear(h_in, w_hh, b_hh)
         i, f, g, o = gates.chunk(4, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
@@ -105,11 +108,14 @@ class LSTMCell(Cell, nn.LSTMCell):
 
     # -- fused BPTT kernel ------------------------------------------------
     def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
-                      w_hr: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None):
+                      w_hr: Tensor | None, batch_sizes: list[int] | None, lengths: Tensor | None,
+                      noise: StepNoise | None = None):
         """``xp (T, B, 4H)``, ``(h0 (B, O), c0 (B, H))`` -> ``out (T, B, O)``, ``(h_n, c_n)``, saved.
 
         saved: ``gates (T, B, 4H)``, ``cs``, ``tanh(cs)`` and, with a projection, ``M (T, B, H)``
-        (without one ``M`` is ``out`` itself).
+        (without one ``M`` is ``out`` itself). With zoneout ``cs`` holds the zoned cells and
+        ``tanh`` is of the cell's own new value ``C̃_t`` (Krueger et al.: ``M_t = o ⊙ tanh C̃_t``);
+        without a projection ``M`` is then kept separately from the zoned ``out``.
         """
         h0, c0 = state0
         T, B, G = xp.shape
@@ -129,27 +135,47 @@ class LSTMCell(Cell, nn.LSTMCell):
         out = new_buffer(xp, (T, B, w_hr.shape[0]), padded) if w_hr is not None else ms
         w_rt = w_hr.t() if w_hr is not None else None
         V = lambda buf: step_views(buf, batch_sizes)  # noqa: E731
+        zone = noise.zoneout if noise is not None else None
+        rec = rows(noise.recurrent, batch_sizes, T) if noise is not None and noise.recurrent is not None else None
+        if zone is not None and w_hr is None:
+            out = new_buffer(xp, (T, B, H), padded)       # the zoned H_t; ms keeps M_t
         gs, c_now, tc, m, hs = V(gates), V(cs), V(tcs), V(ms), V(out)
         i_, f_, s_g, o_ = (V(gates[..., k * H: (k + 1) * H]) for k in range(4))
         hp, cp = prev_views(out, h0, batch_sizes), prev_views(cs, c0, batch_sizes)
+        if zone is not None:
+            zh, zc = V(zone[0]), V(zone[1])
+            c_new = xp.new_empty(B, H)
+            cn = rows(c_new, batch_sizes, T)
         for t in range(T):
-            gs[t].addmm_(hp[t], w_t).sigmoid_()
-            torch.mul(f_[t], cp[t], out=c_now[t])
-            c_now[t].addcmul_(i_[t], s_g[t], value=2).sub_(i_[t])    # C = f C + i (2σ(2a) - 1)
-            torch.tanh(c_now[t], out=tc[t])
+            gs[t].addmm_(hp[t] if rec is None else hp[t] * rec[t], w_t).sigmoid_()
+            c_t = c_now[t] if zone is None else cn[t]
+            torch.mul(f_[t], cp[t], out=c_t)
+            c_t.addcmul_(i_[t], s_g[t], value=2).sub_(i_[t])    # C = f C + i (2σ(2a) - 1)
+            torch.tanh(c_t, out=tc[t])
             torch.mul(o_[t], tc[t], out=m[t])
             if w_rt is not None:
                 torch.mm(m[t], w_rt, out=hs[t])
+            if zone is not None:
+                torch.lerp(c_t, cp[t], zc[t], out=c_now[t])    # C_t = Z ⊙ C_{t-1} + (1 - Z) ⊙ C̃_t
+                torch.lerp(hs[t] if w_rt is not None else m[t], hp[t], zh[t], out=hs[t])
         gates[..., 2 * H: 3 * H].mul_(2).sub_(1)   # saved as g itself: the backward reads tanh(a)
         finals = (last_valid(out, lengths), last_valid(cs, lengths))
-        return out, finals, (gates, cs, tcs) + ((ms,) if w_hr is not None else ())
+        keep_m = w_hr is not None or zone is not None
+        return out, finals, (gates, cs, tcs) + ((ms,) if keep_m else ())
 
     def fused_backward(self, saved: tuple, out: Tensor, state0: tuple[Tensor, ...], dout: Tensor,
                        dfinal: tuple[Tensor | None, ...], w_hh: Tensor, w_hr: Tensor | None,
-                       batch_sizes: list[int] | None):
-        """-> ``dXP (T, B, 4H)``, ``dW_hh``, ``db_hh``, ``(dh0, dc0)``, ``dW_hr``."""
+                       batch_sizes: list[int] | None, noise: StepNoise | None = None):
+        """-> ``dXP (T, B, 4H)``, ``dW_hh``, ``db_hh``, ``(dh0, dc0)``, ``dW_hr``.
+
+        With zoneout, ``dH_t`` splits into ``Z ⊙ dH_t`` carried straight to ``H_{t-1}`` and
+        ``(1 - Z) ⊙ dH_t`` into the step (the same for ``C``); with recurrent dropout
+        ``dH_{t-1} = (d[i f g o] W_hh) ⊙ M`` and ``dW_hh = Σ d[i f g o]^T (H_{t-1} ⊙ M)``.
+        """
         gates, cs, tcs = saved[:3]
-        ms = saved[3] if w_hr is not None else out
+        ms = saved[3] if len(saved) > 3 else out
+        zone = noise.zoneout if noise is not None else None
+        rec_mask = noise.recurrent if noise is not None else None
         h0, c0 = state0
         T, B, G = gates.shape
         H, O = G // 4, out.shape[-1]
@@ -178,21 +204,46 @@ class LSTMCell(Cell, nn.LSTMCell):
             dht = V(dh_total)
             dm_buf = out.new_empty(B, H)
             dms = rows(dm_buf, batch_sizes, T)
+        if zone is not None:
+            zh, zc = V(zone[0]), V(zone[1])
+            kh, kc_ = V(1 - zone[0]), V(1 - zone[1])
+            dh_skip, dc_skip = out.new_empty(B, O), out.new_empty(B, H)
+            dhk, dck = rows(dh_skip, batch_sizes, T), rows(dc_skip, batch_sizes, T)
+        rec = rows(rec_mask, batch_sizes, T) if rec_mask is not None else None
         for t in range(T - 1, -1, -1):
+            if zone is not None:
+                dhs[t].add_(dos[t])
+                torch.mul(dhs[t], zh[t], out=dhk[t])       # straight to H_{t-1}
+                torch.mul(dcs[t], zc[t], out=dck[t])       # straight to C_{t-1}
+                dcs[t].mul_(kc_[t])
             if w_hr is not None:
-                torch.add(dhs[t], dos[t], out=dht[t])
+                if zone is None:
+                    torch.add(dhs[t], dos[t], out=dht[t])
+                else:
+                    torch.mul(dhs[t], kh[t], out=dht[t])
                 dm = dms[t]
                 torch.mm(dht[t], w_hr, out=dm)
             else:
                 dm = dhs[t]
-                dm.add_(dos[t])
+                if zone is None:
+                    dm.add_(dos[t])
+                else:
+                    dm.mul_(kh[t])
             dcs[t].addcmul_(dm, kcs[t])
             torch.mul(dm, kos[t], out=dg_o[t])
             torch.mul(dc3[t], kifg[t], out=dg_ifg[t])
             dcs[t].mul_(fs[t])
             torch.mm(dg_all[t], w_hh, out=dhs[t])
+            if rec is not None:
+                dhs[t].mul_(rec[t])
+            if zone is not None:
+                dcs[t].add_(dck[t])
+                dhs[t].add_(dhk[t])
         flat = dgates.reshape(T * B, G)
-        dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, O))
+        h_prev = previous(out, h0)
+        if rec_mask is not None:
+            h_prev = h_prev * rec_mask
+        dw_hh = flat.t().mm(h_prev.reshape(T * B, O))
         dw_hr = None
         if w_hr is not None:
             dw_hr = dh_total.reshape(T * B, O).t().mm(ms.reshape(T * B, H))

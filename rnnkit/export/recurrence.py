@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnkit.layers.base import RecurrentBase
 from rnnkit.layers.torch_compat import GRU, LSTM, RNN
 from rnnkit.models.birnn import reverse_within
 from rnnkit.state import LSTMState
@@ -186,6 +187,13 @@ def swap_layers(model: nn.Module, flavour: str) -> nn.Module:
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown flavour {flavour!r}: expected one of {', '.join(FLAVOURS)}")
     make = KernelRNN if flavour == "kernel" else ScanRNN
+    for name, m in model.named_modules():
+        if isinstance(m, RecurrentBase) and not isinstance(m, (LSTM, GRU, RNN)):
+            raise ValueError(f"export: {name or 'the model'} is a {type(m).__name__}, which has no ONNX/torch.export "
+                             f"form; export takes models of --cell lstm, gru or rnn")
+        if getattr(m, "zoneout", 0) > 0:
+            raise ValueError(f"export: {name or 'the model'} uses zoneout={m.zoneout}, which torch's recurrent ops "
+                             f"have no place for; export takes models trained without zoneout")
     out = copy.deepcopy(model).eval()
     targets = [(name, m) for name, m in out.named_modules() if isinstance(m, (LSTM, GRU, RNN))]
     for name, layer in targets:

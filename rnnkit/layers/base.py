@@ -21,13 +21,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.backends import fused, reference
+from rnnkit.backends import fused, reference, scan
 from rnnkit.backends.select import BACKENDS, BackendFallbackWarning, choose
+from rnnkit.cells import noise
+from rnnkit.cells.noise import check_probability
 from rnnkit.errors import ShapeError
 from rnnkit.layers.checks import check_input, check_lengths, check_state
 from rnnkit.state import map_state, zip_states
 
-_RUNNERS = {"fused": fused.run, "reference": reference.run}
+_RUNNERS = {"fused": fused.run, "reference": reference.run, "scan": scan.run}
 
 
 class RecurrentBase(nn.Module):
@@ -43,6 +45,12 @@ class RecurrentBase(nn.Module):
     bidirectional: bool
     batch_first: bool
     dropout: float
+    # regularisers inside the time loop (rnnkit.cells.noise) and on W_hh; class defaults keep layers
+    # pickled before they existed loadable
+    recurrent_dropout: float = 0.0
+    zoneout: float = 0.0
+    weight_drop: float = 0.0
+    input_dropout: float = 0.0
 
     def _init_common(self, backend: str, dropout: float, num_layers: int, warn_dropout: bool = True) -> None:
         if backend not in BACKENDS:
@@ -61,6 +69,46 @@ class RecurrentBase(nn.Module):
         #: how "native" ran the last call: "unpacked" (no lengths), "segments" (lengths on the CPU:
         #: one unpacked call per run of equal batch size, rnnkit.backends.segments) or "packed"
         self.native_path: str | None = None
+
+    def _init_regularisers(self, recurrent_dropout: float = 0.0, zoneout: float = 0.0, weight_drop: float = 0.0,
+                           input_dropout: float = 0.0) -> None:
+        """Check and keep the regularisers (see :mod:`rnnkit.cells.noise`).
+
+        ``recurrent_dropout``: variational dropout on ``H_{t-1}`` where it enters ``W_hh`` (one mask
+        per sequence); ``input_dropout``: variational dropout on each layer's input (one mask per
+        sequence, the same at every step); ``zoneout``: each state unit keeps its previous value
+        with this probability (eval: the expectation); ``weight_drop``: DropConnect on every
+        ``W_hh`` (one mask per forward call, Merity et al. 2018). All ``p`` in ``[0, 1)``.
+        """
+        name = type(self).__name__
+        for key, p in (("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout),
+                       ("weight_drop", weight_drop), ("input_dropout", input_dropout)):
+            try:
+                value = check_probability(key, p)
+            except ValueError as e:
+                raise ValueError(f"{name}: {e}") from None
+            object.__setattr__(self, key, value)
+        loop = [k for k in ("recurrent_dropout", "zoneout", "input_dropout") if getattr(self, k) > 0]
+        if loop and self.backend == "native":
+            raise ValueError(f"{name}: {' and '.join(loop)} run inside rnnkit's time loop, which torch's kernel "
+                             f"(backend='native') has no place for: use backend='auto' or 'fused'")
+
+    def _loop_noise_active(self) -> bool:
+        """Whether this call needs masks inside the time loop (torch's kernel can't run it then)."""
+        return self.zoneout > 0 or (self.training and (self.recurrent_dropout > 0 or self.input_dropout > 0))
+
+    def _regularised(self) -> bool:
+        """Whether a regulariser changes this call's numbers (zoneout in eval mode does)."""
+        return self._loop_noise_active() or (self.training and self.weight_drop > 0)
+
+    def _drop_weight(self, key: Any, w: Tensor | None) -> Tensor | None:
+        """``w`` with this call's DropConnect mask (the same tensor for every use within one call)."""
+        dropped = self.__dict__.get("_dropped")
+        if dropped is None or w is None:
+            return w
+        if key not in dropped:
+            dropped[key] = F.dropout(w, self.weight_drop, training=True)
+        return dropped[key]
 
     @property
     def num_directions(self) -> int:
@@ -140,7 +188,12 @@ class RecurrentBase(nn.Module):
             state = map_state(state, lambda s: s.index_select(1, perm.to(s.device)))
             batch_sizes = (torch.arange(T).unsqueeze(1) < lengths.unsqueeze(0)).sum(1).tolist()
 
-        out, final = self._run(x, state, lengths, batch_sizes)
+        # DropConnect on W_hh: one mask per call, shared by every step (and by every backend)
+        self.__dict__["_dropped"] = {} if self.training and self.weight_drop > 0 else None
+        try:
+            out, final = self._run(x, state, lengths, batch_sizes)
+        finally:
+            self.__dict__["_dropped"] = None
 
         if perm is not None:
             inv = torch.empty_like(perm)
@@ -194,7 +247,7 @@ class RecurrentBase(nn.Module):
         # the fused loop computes in the input's dtype; under autocast torch's kernel or
         # autograd over the steps apply autocast's casting rules
         autocast = torch.is_autocast_enabled(x.device.type)
-        return choose(self.backend, kind=self.cell_kind, can_native=self.can_native,
+        return choose(self.backend, kind=self.cell_kind, can_native=self.can_native and not self._loop_noise_active(),
                       can_fused=self.cell_kind is not None and not autocast, training_grad=grad,
                       device_type=x.device.type, step_work=x.shape[1] * H * H, autocast=autocast)
 
@@ -219,12 +272,19 @@ class RecurrentBase(nn.Module):
         finals = []
         layer_in = x
         rev_idx = _reverse_index(lengths, x.shape[0], x.device) if D == 2 else None
+        noisy = self._loop_noise_active()
         for k in range(self.num_layers):
             outs = []
+            if noisy and self.training and self.input_dropout > 0:
+                keep = 1.0 - self.input_dropout
+                mask = layer_in.new_empty(1, *layer_in.shape[1:]).bernoulli_(keep).div_(keep)
+                layer_in = layer_in * mask  # (1, B, I): the same mask at every step (variational)
             for d in range(D):
                 s0 = map_state(state, lambda s, i=k * D + d: s[i])
                 xin = layer_in if d == 0 else _reverse(layer_in, rev_idx)
-                out, fin = run(self.cell_at(k, d), xin, s0, lengths, batch_sizes)
+                ns = (noise.sample(self.recurrent_dropout, self.zoneout, self.training, x.shape[0], s0, x)
+                      if noisy else None)
+                out, fin = run(self.cell_at(k, d), xin, s0, lengths, batch_sizes, noise=ns)
                 outs.append(out if d == 0 else _reverse(out, rev_idx))
                 finals.append(fin)
             layer_in = outs[0] if D == 1 else torch.cat(outs, -1)
@@ -234,7 +294,11 @@ class RecurrentBase(nn.Module):
 
     def extra_repr(self) -> str:
         s = f"layers={self.num_layers}, bidirectional={self.bidirectional}, backend={self.backend!r}"
-        return s + (", batch_first=True" if self.batch_first else "")
+        return s + (", batch_first=True" if self.batch_first else "") + self._regulariser_repr()
+
+    def _regulariser_repr(self) -> str:
+        return "".join(f", {k}={getattr(self, k)}" for k in ("recurrent_dropout", "zoneout", "weight_drop",
+                                                           "input_dropout") if getattr(self, k) > 0)
 
 
 def _reverse_index(lengths: Tensor | None, T: int, device: torch.device) -> Tensor | None:

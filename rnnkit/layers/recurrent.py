@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from rnnkit.cells.base import Cell
+from rnnkit.cells.base import BoundCell, Cell
 from rnnkit.layers.base import RecurrentBase
 
 
@@ -27,15 +27,19 @@ class Recurrent(RecurrentBase):
         input_size: required when ``cell`` is a factory.
         num_layers, bidirectional, batch_first, dropout: as in torch.nn.
         backend: ``"auto"``, ``"fused"`` or ``"reference"``.
+        recurrent_dropout, zoneout, weight_drop, input_dropout: the regularisers
+            (:meth:`~rnnkit.layers.base.RecurrentBase._init_regularisers`), for built-in cells.
 
     State: the cell's state structure with every tensor stacked to ``(L*D, B, ...)``.
     """
 
     def __init__(self, cell: Cell | Callable[[int], Cell], input_size: int | None = None,
                  num_layers: int = 1, bidirectional: bool = False, batch_first: bool = False,
-                 dropout: float = 0.0, backend: str = "auto") -> None:
+                 dropout: float = 0.0, backend: str = "auto", recurrent_dropout: float = 0.0,
+                 zoneout: float = 0.0, weight_drop: float = 0.0, input_dropout: float = 0.0) -> None:
         super().__init__()
         self._init_common(backend, dropout, num_layers)
+        self._init_regularisers(recurrent_dropout, zoneout, weight_drop, input_dropout)
         if isinstance(cell, nn.Module):
             first, factory = cell, None
         elif callable(cell):
@@ -75,7 +79,17 @@ class Recurrent(RecurrentBase):
         self.cells = nn.ModuleList(cells)
 
     def cell_at(self, layer: int, direction: int) -> Any:
-        return self.cells[layer * self.num_directions + direction].bind()
+        bound = self.cells[layer * self.num_directions + direction].bind()
+        if self.__dict__.get("_dropped") is None:
+            return bound
+        names = getattr(getattr(bound, "cell", None), "weight_names", ())
+        if not isinstance(bound, BoundCell) or "weight_hh" not in names:
+            raise ValueError(f"Recurrent: weight_drop needs a cell with a weight_hh (a built-in cell), "
+                             f"got {type(bound).__name__}")
+        k = names.index("weight_hh")
+        w = list(bound.weights)
+        w[k] = self._drop_weight((layer, direction), w[k])
+        return BoundCell(bound.cell, tuple(w))
 
     @property
     def cell_kind(self) -> str | None:

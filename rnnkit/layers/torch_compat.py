@@ -72,7 +72,8 @@ class _TorchLayer(RecurrentBase):
     _cell_cls: type[Cell] = Cell
 
     def __init__(self, *args: Any, backend: str = "auto", recurrent_init: str = "uniform",
-                 forget_bias: float | None = None, **kwargs: Any) -> None:
+                 forget_bias: float | None = None, recurrent_dropout: float = 0.0, zoneout: float = 0.0,
+                 weight_drop: float = 0.0, input_dropout: float = 0.0, **kwargs: Any) -> None:
         name = type(self).__name__
         if recurrent_init not in RECURRENT_INITS:
             raise ValueError(f"{name}: unknown recurrent_init {recurrent_init!r}: expected one of "
@@ -86,6 +87,7 @@ class _TorchLayer(RecurrentBase):
         # initialises them (the same random numbers as torch.nn's layer)
         self._torch_cls.__init__(self, *args, **kwargs)
         self._init_common(backend, self.dropout, self.num_layers, warn_dropout=False)
+        self._init_regularisers(recurrent_dropout, zoneout, weight_drop, input_dropout)
         self._build_defs()
 
     def _build_defs(self) -> None:
@@ -128,7 +130,9 @@ class _TorchLayer(RecurrentBase):
         # failing that, the attribute: weight_norm hooks and parametrizations remove the
         # parameter and compute a tensor of the same name
         w = self._parameters.get(name)
-        return w if w is not None else getattr(self, name, None)
+        if w is None:
+            w = getattr(self, name, None)
+        return self._drop_weight(name, w) if name.startswith("weight_hh") else w
 
     def cell_at(self, layer: int, direction: int) -> BoundCell:
         cell = self._defs[min(layer, 1)]
@@ -151,6 +155,10 @@ class _TorchLayer(RecurrentBase):
                 lengths: Tensor | list[int] | None = None) -> tuple[Any, Any]:
         """As torch.nn's forward, plus ``lengths (B,)``: see :meth:`RecurrentBase.forward`."""
         if torch_path_required(input, hx, self._weight(self._flat_weights_names[0]), self.batch_first):
+            if self._regularised():
+                raise ValueError(f"{type(self).__name__}: this call is traced, exported, compiled or transformed, "
+                                 f"which runs torch.nn's forward; it has no{self._regulariser_repr()[1:]}. "
+                                 f"Call it in eval mode (and without zoneout)")
             return self._torch_forward(input, hx, lengths)
         return super().forward(input, hx, lengths)
 
@@ -176,7 +184,7 @@ class _TorchLayer(RecurrentBase):
         s = nn.RNNBase.extra_repr(self)
         if self.kind == "elman" and self.nonlinearity != "tanh":
             s += f", nonlinearity={self.nonlinearity!r}"
-        return s + (f", backend={self.backend!r}" if self.backend != "auto" else "")
+        return s + (f", backend={self.backend!r}" if self.backend != "auto" else "") + self._regulariser_repr()
 
 
 class RNN(_TorchLayer, nn.RNN):
@@ -184,7 +192,9 @@ class RNN(_TorchLayer, nn.RNN):
 
     ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
     batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None,
-    *, backend='auto', recurrent_init='uniform')``. Forward as torch.nn plus ``lengths=``.
+    *, backend='auto', recurrent_init='uniform', recurrent_dropout=0, zoneout=0, weight_drop=0,
+    input_dropout=0)``. Forward as torch.nn plus ``lengths=``. The regularisers: see
+    :meth:`RecurrentBase._init_regularisers`.
     """
 
     kind = "elman"
@@ -200,7 +210,8 @@ class LSTM(_TorchLayer, nn.LSTM):
 
     ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
     dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None,
-    *, backend='auto', recurrent_init='uniform', forget_bias=None)``.
+    *, backend='auto', recurrent_init='uniform', forget_bias=None, recurrent_dropout=0, zoneout=0,
+    weight_drop=0, input_dropout=0)`` (the regularisers: :meth:`RecurrentBase._init_regularisers`).
     The state is an :class:`rnnkit.LSTMState` ``(h, c)`` (a tuple, as in torch.nn).
     """
 
@@ -217,7 +228,7 @@ class GRU(_TorchLayer, nn.GRU):
 
     ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
     dropout=0.0, bidirectional=False, device=None, dtype=None, *, backend='auto',
-    recurrent_init='uniform')``.
+    recurrent_init='uniform', recurrent_dropout=0, zoneout=0, weight_drop=0, input_dropout=0)``.
     """
 
     kind = "gru"

@@ -44,7 +44,8 @@ UNK_ID = 0  # the id of <unk> in the task's vocabulary (built with <unk> first)
 class ClassifierConfig:
     """The classifier's shape; saved in every checkpoint and rebuilt from it."""
 
-    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm or gru", choices=tuple(CELLS))
+    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm, gru or lnlstm (layer-normalised LSTM)",
+                      choices=tuple(CELLS))
     embed_size: int = field(128, "token inputs: embedding size E")
     hidden_size: int = field(128, "hidden units per layer and direction H")
     num_layers: int = field(1, "stacked recurrent layers L")

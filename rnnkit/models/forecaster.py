@@ -39,7 +39,8 @@ MIN_SCALE = 1e-3  # a floor on sigma: the likelihood of a zero-width forecast is
 class ForecasterConfig:
     """The model's shape; saved in every checkpoint and rebuilt from it."""
 
-    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm or gru", choices=tuple(CELLS))
+    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm, gru or lnlstm (layer-normalised LSTM)",
+                      choices=tuple(CELLS))
     hidden_size: int = field(64, "hidden units per layer D")
     num_layers: int = field(1, "stacked recurrent layers")
     dropout: float = field(0.1, "dropout on the encoder's summary (and between layers)")

@@ -22,10 +22,13 @@ from torch import Tensor, nn
 
 from rnnkit.config import field
 from rnnkit.layers.torch_compat import GRU, LSTM, RNN
+from rnnkit.layers.variants import LayerNormLSTM, MinGRU
 from rnnkit.models.sampling import SampleConfig, sample_next
 from rnnkit.state import detach_state
 
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+#: the recurrent layers a task's ``--cell`` names (``lnlstm``: layer-normalised LSTM, rnnkit's fused loop;
+#: ``mingru``: minGRU, a parallel scan over time)
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN, "lnlstm": LayerNormLSTM, "mingru": MinGRU}
 
 
 @dataclasses.dataclass
@@ -39,6 +42,10 @@ class LMConfig:
     dropout: float = field(0.1, "dropout on embeddings, between layers and before the output layer")
     tie_weights: bool = field(False, "share the embedding and output matrices (needs embed_size == hidden_size)")
     init_range: float = field(0.0, "if > 0, initialise every weight uniformly in [-r, r] (Zaremba et al.)")
+    recurrent_dropout: float = field(0.0, "variational dropout on the hidden state entering W_hh (one mask per "
+                                              "sequence, Gal & Ghahramani 2016)")
+    zoneout: float = field(0.0, "each state unit keeps its previous value with this probability (Krueger et al.)")
+    weight_drop: float = field(0.0, "DropConnect on the recurrent weights W_hh, one mask per batch (AWD-LSTM)")
     backend: str = field("auto", "recurrent backend", choices=("auto", "native", "fused", "reference"))
     vocab_size: int = 0  # set from the data's vocabulary, not a flag
 
@@ -67,7 +74,8 @@ class LanguageModel(nn.Module):
         self.embed = nn.Embedding(c.vocab_size, c.embed_size)
         self.drop = nn.Dropout(c.dropout)
         self.rnn = CELLS[c.cell](c.embed_size, c.hidden_size, c.num_layers, batch_first=True,
-                                 dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend)
+                                 dropout=c.dropout if c.num_layers > 1 else 0.0, backend=c.backend,
+                                 recurrent_dropout=c.recurrent_dropout, zoneout=c.zoneout, weight_drop=c.weight_drop)
         self.out = nn.Linear(c.hidden_size, c.vocab_size)
         if c.tie_weights:
             self.out.weight = self.embed.weight

@@ -27,7 +27,8 @@ from rnnkit.models.lm import CELLS
 class SequenceConfig:
     """The model's shape; saved in every checkpoint and rebuilt from it."""
 
-    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm or gru", choices=tuple(CELLS))
+    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm, gru or lnlstm (layer-normalised LSTM)",
+                      choices=tuple(CELLS))
     hidden_size: int = field(128, "hidden units per layer H")
     num_layers: int = field(1, "stacked recurrent layers L")
     dropout: float = field(0.0, "dropout between layers")

@@ -210,6 +210,8 @@ def test_whole_lines_full_bptt(tmp_path: Path, data_dir: Path, capsys):
     ("--clip-norm", "-1", "--clip-norm must be a finite number"),
     ("--precision", "fp16", "--precision fp16 needs a CUDA device"),
     ("--device", "gpu", "unknown device 'gpu'"),
+    ("--zoneout", "1", r"model options: .*--zoneout must be a number in \[0, 1\), got 1"),
+    ("--recurrent-dropout", "-0.5", r"model options: .*--recurrent-dropout must be a number in \[0, 1\)"),
 ])
 def test_bad_option_values(tmp_path: Path, texts, capsys, flag, value, match):
     train, valid = texts
@@ -361,3 +363,19 @@ def test_resume_from_another_directory(tmp_path: Path, texts, monkeypatch, capsy
     conf["data"].update(data="../../train.txt", valid="../../valid.txt")
     (run / "config.json").write_text(json.dumps(conf))
     assert main(["train", "lm", "--out", str(run), "--resume", "--max-steps", "40"]) == 0
+
+
+def test_layer_norm_cell_and_regularisers_train_sample_and_refuse_export(tmp_path: Path, texts, capsys):
+    train, valid = texts
+    run = tmp_path / "ln"
+    assert train_run(run, train, valid, "--cell", "lnlstm", "--recurrent-dropout", "0.2", "--zoneout", "0.1",
+                     "--weight-drop", "0.3") == 0
+    conf = json.loads((run / "config.json").read_text())["model"]
+    assert (conf["cell"], conf["recurrent_dropout"], conf["zoneout"], conf["weight_drop"]) == ("lnlstm", 0.2, 0.1, 0.3)
+    model = torch.load(run / "best.pt", weights_only=False)["model"]
+    assert any(k.startswith("rnn.cells.0.ln_c_weight") for k in model)
+    capsys.readouterr()
+    assert main(["sample", str(run), "--prime", "The ", "--length", "20", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out) >= 20
+    err = error_of(capsys, ["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
+    assert "LayerNormLSTM, which has no ONNX/torch.export form" in err
