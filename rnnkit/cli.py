@@ -80,6 +80,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
         b.add_argument("--json", default=None, help="also write the results to this JSON file")
 
+    sub.add_parser("build-loops", help="compile the C++ time loop of the LSTM/GRU kernels for this machine now",
+                   description="Compile rnnkit's C++ time loop (rnnkit/backends/csrc/loops.cpp) with the system's "
+                               "C++ compiler ($CXX, else c++), once per machine and torch version, into "
+                               "$RNNKIT_CACHE (default ~/.cache/rnnkit). Without it the loop is compiled on first "
+                               "use (announced); RNNKIT_COMPILED=0 keeps the Python loop.")
+
     from rnnkit.config import add_flags
 
     t = sub.add_parser("train", help="train a model (a task: lm, adding, copy, seqdigits, tag, classify, translate, "
@@ -561,6 +567,8 @@ def _transcribe(args: argparse.Namespace) -> int:
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "bench":
         return _bench(parser, args)
+    if args.command == "build-loops":
+        return _build_loops()
     if args.command == "train":
         if args.task is None:
             parser.parse_args(["train", "--help"])
@@ -729,6 +737,24 @@ def _interrupted(args: argparse.Namespace | None, e: KeyboardInterrupt) -> int:
     what = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted"
     print(f"rnnkit: {what}{hint}", file=sys.stderr)
     return 128 + int(signum)
+
+
+def _build_loops() -> int:
+    import time
+
+    from rnnkit.backends import compiled
+
+    t0 = time.perf_counter()
+    lib = compiled.library_path()
+    if lib.exists():
+        print(f"already built for this machine: {lib}")
+        return 0
+    try:
+        compiled.build()
+    except RuntimeError as e:
+        raise RnnkitError(f"the C++ time loop did not build; the Python loop keeps running: {e}") from None
+    print(f"built {lib} in {time.perf_counter() - t0:.0f} s")
+    return 0
 
 
 def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

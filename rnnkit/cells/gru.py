@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.backends import compiled
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
@@ -88,6 +89,10 @@ class GRUCell(Cell, nn.GRUCell):
         T, B, G = xp.shape
         H = G // 3
         padded = batch_sizes is not None
+        if noise is None and compiled.usable(xp):   # the same loop in C++
+            hps = xp.new_zeros(T, B, G)
+            out = compiled.ops().gru_forward(xp, hps, h0, w_hh, b_hh, batch_sizes or [])
+            return out, (last_valid(out, lengths),), (hps, xp)
         # H_{t-1} W_hh^T + b_hh, kept whole: hn is needed again in the backward
         hps = xp.new_empty(T, B, G)
         if b_hh is None:
@@ -128,6 +133,13 @@ class GRUCell(Cell, nn.GRUCell):
         T, B, G = rzn.shape
         H = G // 3
         padded = batch_sizes is not None
+        if noise is None and compiled.usable(rzn):   # the same loop in C++
+            dh = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)
+            dh = dh.contiguous()
+            dxp, dhp = compiled.ops().gru_backward(rzn, hps, out, h0, dout, dh, w_hh, batch_sizes or [])
+            flat = dhp.reshape(T * B, G)
+            dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, H))
+            return dxp, dw_hh, flat.sum(0), (dh,), None
         r, z, n = rzn.view(T, B, 3, H).unbind(2)
         hn = hps[..., 2 * H:]
         h_prev = previous(out, h0)

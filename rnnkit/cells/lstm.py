@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.backends import compiled
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
@@ -118,6 +119,10 @@ class LSTMCell(Cell, nn.LSTMCell):
         without a projection ``M`` is then kept separately from the zoned ``out``.
         """
         h0, c0 = state0
+        if noise is None and w_hr is None and compiled.usable(xp):   # the same loop in C++
+            gates = xp if b_hh is None else xp.add_(b_hh)
+            out, cs, tcs = compiled.ops().lstm_forward(gates, h0, c0, w_hh, batch_sizes or [])
+            return out, (last_valid(out, lengths), last_valid(cs, lengths)), (gates, cs, tcs)
         T, B, G = xp.shape
         H = G // 4
         padded = batch_sizes is not None
@@ -180,6 +185,14 @@ class LSTMCell(Cell, nn.LSTMCell):
         T, B, G = gates.shape
         H, O = G // 4, out.shape[-1]
         padded = batch_sizes is not None
+        if noise is None and w_hr is None and compiled.usable(gates):   # the same loop in C++
+            dh = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, O)
+            dc = dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)
+            dh, dc = dh.contiguous(), dc.contiguous()   # updated in place to the gradients of (h0, c0)
+            dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, batch_sizes or [])
+            flat = dgates.reshape(T * B, G)
+            dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, O))
+            return dgates, dw_hh, flat.sum(0), (dh, dc), None
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         # everything that does not depend on the carried gradient, for all steps at once,
         # in as few full-size passes as possible (x(1-x) = x - x·x as one addcmul)

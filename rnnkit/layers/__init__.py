@@ -4,8 +4,19 @@ from rnnkit.layers import quantization
 from rnnkit.layers.quantization import to_torch_nn
 from rnnkit.layers.recurrent import Recurrent
 from rnnkit.layers.torch_compat import GRU, LSTM, RNN
-from rnnkit.layers.variants import LayerNormLSTM, MinGRU
+from rnnkit.layers.variants import IndRNN, LayerNormGRU, LayerNormLSTM, MinGRU, PeepholeLSTM
 
 quantization.register(LSTM, GRU)
 
-__all__ = ["GRU", "LSTM", "LayerNormLSTM", "MinGRU", "RNN", "Recurrent", "to_torch_nn"]
+__all__ = [
+    "GRU",
+    "IndRNN",
+    "LSTM",
+    "LayerNormGRU",
+    "LayerNormLSTM",
+    "MinGRU",
+    "PeepholeLSTM",
+    "RNN",
+    "Recurrent",
+    "to_torch_nn",
+]

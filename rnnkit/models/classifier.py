@@ -34,7 +34,7 @@ from rnnkit.config import field
 from rnnkit.models import frontend as fe
 from rnnkit.models.birnn import BiRNN
 from rnnkit.models.frontend import ConvFrontEnd
-from rnnkit.models.lm import CELLS
+from rnnkit.models.lm import CELL_HELP, CELLS
 from rnnkit.models.pooling import MODES, Pooling
 
 UNK_ID = 0  # the id of <unk> in the task's vocabulary (built with <unk> first)
@@ -44,7 +44,7 @@ UNK_ID = 0  # the id of <unk> in the task's vocabulary (built with <unk> first)
 class ClassifierConfig:
     """The classifier's shape; saved in every checkpoint and rebuilt from it."""
 
-    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm, gru or lnlstm (layer-normalised LSTM)",
+    cell: str = field("lstm", CELL_HELP,
                       choices=tuple(CELLS))
     embed_size: int = field(128, "token inputs: embedding size E")
     hidden_size: int = field(128, "hidden units per layer and direction H")

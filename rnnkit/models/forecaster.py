@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.config import field
-from rnnkit.models.lm import CELLS
+from rnnkit.models.lm import CELL_HELP, CELLS
 
 MIN_SCALE = 1e-3  # a floor on sigma: the likelihood of a zero-width forecast is unbounded
 
@@ -39,7 +39,7 @@ MIN_SCALE = 1e-3  # a floor on sigma: the likelihood of a zero-width forecast is
 class ForecasterConfig:
     """The model's shape; saved in every checkpoint and rebuilt from it."""
 
-    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm, gru or lnlstm (layer-normalised LSTM)",
+    cell: str = field("lstm", CELL_HELP,
                       choices=tuple(CELLS))
     hidden_size: int = field(64, "hidden units per layer D")
     num_layers: int = field(1, "stacked recurrent layers")

@@ -22,20 +22,24 @@ from torch import Tensor, nn
 
 from rnnkit.config import field
 from rnnkit.layers.torch_compat import GRU, LSTM, RNN
-from rnnkit.layers.variants import LayerNormLSTM, MinGRU
+from rnnkit.layers.variants import IndRNN, LayerNormGRU, LayerNormLSTM, MinGRU, PeepholeLSTM
 from rnnkit.models.sampling import SampleConfig, sample_next
 from rnnkit.state import detach_state
 
-#: the recurrent layers a task's ``--cell`` names (``lnlstm``: layer-normalised LSTM, rnnkit's fused loop;
-#: ``mingru``: minGRU, a parallel scan over time)
-CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN, "lnlstm": LayerNormLSTM, "mingru": MinGRU}
+#: the recurrent layers a task's ``--cell`` names (the variants run on rnnkit's fused loop; ``mingru`` as a
+#: parallel scan over time)
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN, "lnlstm": LayerNormLSTM, "lngru": LayerNormGRU,
+         "peephole": PeepholeLSTM, "indrnn": IndRNN, "mingru": MinGRU}
+#: ``--cell``'s help, one text for every task
+CELL_HELP = ("recurrent cell: rnn (Elman, tanh), lstm, gru, lnlstm/lngru (layer-normalised LSTM/GRU), "
+             "peephole (LSTM with peepholes), indrnn (IndRNN, ReLU) or mingru (minGRU, parallel scan)")
 
 
 @dataclasses.dataclass
 class LMConfig:
     """The language model's shape; saved in every checkpoint and rebuilt from it."""
 
-    cell: str = field("lstm", "recurrent cell", choices=tuple(CELLS))
+    cell: str = field("lstm", CELL_HELP, choices=tuple(CELLS))
     embed_size: int = field(128, "token embedding size E")
     hidden_size: int = field(512, "hidden units per layer H")
     num_layers: int = field(2, "stacked recurrent layers L")

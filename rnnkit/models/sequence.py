@@ -20,14 +20,14 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.config import field
-from rnnkit.models.lm import CELLS
+from rnnkit.models.lm import CELL_HELP, CELLS
 
 
 @dataclasses.dataclass
 class SequenceConfig:
     """The model's shape; saved in every checkpoint and rebuilt from it."""
 
-    cell: str = field("lstm", "recurrent cell: rnn (Elman, tanh), lstm, gru or lnlstm (layer-normalised LSTM)",
+    cell: str = field("lstm", CELL_HELP,
                       choices=tuple(CELLS))
     hidden_size: int = field(128, "hidden units per layer H")
     num_layers: int = field(1, "stacked recurrent layers L")

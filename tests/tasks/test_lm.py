@@ -379,3 +379,15 @@ def test_layer_norm_cell_and_regularisers_train_sample_and_refuse_export(tmp_pat
     assert len(capsys.readouterr().out) >= 20
     err = error_of(capsys, ["export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx")])
     assert "LayerNormLSTM, which has no ONNX/torch.export form" in err
+
+
+@pytest.mark.parametrize("cell, param", [("peephole", "weight_ch"), ("indrnn", "weight_hh")])
+def test_peephole_and_indrnn_cells_train_and_sample(tmp_path: Path, texts, capsys, cell, param):
+    train, valid = texts
+    run = tmp_path / cell
+    assert train_run(run, train, valid, "--cell", cell) == 0
+    model = torch.load(run / "best.pt", weights_only=False)["model"]
+    assert any(k == f"rnn.cells.0.{param}" for k in model)
+    capsys.readouterr()
+    assert main(["sample", str(run), "--prime", "The ", "--length", "20", "--seed", "1"]) == 0
+    assert len(capsys.readouterr().out) >= 20

@@ -1,0 +1,131 @@
+"""LayerNormGRUCell: the fused loop against the equations written out here, gradcheck, the layer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import rnnkit
+from rnnkit.backends import fused, reference
+from rnnkit.cells import BoundCell, LayerNormGRUCell
+from rnnkit.cells.noise import sample
+from tests.conftest import rel_err
+
+D64 = torch.float64
+
+
+def written_out(cell, x, h, lengths=None, noise=None):
+    """Ba et al.'s layer-normalised GRU (haste's layout), step by step (autograd)."""
+    H = cell.hidden_size
+    M = noise.recurrent if noise is not None and noise.recurrent is not None else 1.0
+    Z = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
+    b_ih = cell.bias_ih if cell.bias else 0.0
+    b_hh = cell.bias_hh if cell.bias else 0.0
+    outs = []
+    for t in range(x.shape[0]):
+        xp = F.layer_norm(x[t] @ cell.weight_ih.t(), (3 * H,), cell.ln_ih_weight, None, 1e-5) + b_ih
+        hp = F.layer_norm((h * M) @ cell.weight_hh.t(), (3 * H,), cell.ln_hh_weight, None, 1e-5) + b_hh
+        xr, xz, xn = xp.chunk(3, -1)
+        hr, hz, hn = hp.chunk(3, -1)
+        r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+        n = torch.tanh(xn + r * hn)
+        h_new = (1 - z) * n + z * h
+        if Z is not None:
+            h_new = Z[t] * h + (1 - Z[t]) * h_new
+        if lengths is not None:
+            m = (t < lengths).unsqueeze(1).to(D64)
+            h_new = m * h_new + (1 - m) * h
+            outs.append(h_new * m)
+        else:
+            outs.append(h_new)
+        h = h_new
+    return [torch.stack(outs), h]
+
+
+def _cell(bias=True):
+    torch.manual_seed(0)
+    cell = LayerNormGRUCell(3, 4, bias=bias, dtype=D64)
+    with torch.no_grad():  # gains and biases away from their 1/0 init, so their gradients are exercised
+        for p in cell.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    return cell
+
+
+def _weighted(ts):
+    return sum((t * torch.linspace(-1, 1, t.numel(), dtype=D64).view_as(t)).sum() for t in ts)
+
+
+@pytest.mark.parametrize("noisy", [False, True])
+@pytest.mark.parametrize("use_lengths", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_and_reference_match_the_written_out_equations(bias, use_lengths, noisy):
+    cell = _cell(bias)
+    T, B = 6, 3
+    x = torch.randn(T, B, 3, dtype=D64, requires_grad=True)
+    h0 = torch.randn(B, 4, dtype=D64, requires_grad=True)
+    noise = sample(0.3, 0.25, True, T, h0, x) if noisy else None
+    lengths = torch.tensor([6, 4, 1]) if use_lengths else None
+    batch_sizes = [3, 2, 2, 2, 1, 1] if use_lengths else None
+    params = [x, h0, *cell.parameters()]
+    want = written_out(cell, x, h0, lengths, noise)
+    gw = torch.autograd.grad(_weighted(want), params)
+    bound = BoundCell(cell, cell.weights())
+    for run in (fused.run, reference.run):
+        out, h = run(bound, x, h0, lengths, batch_sizes, noise=noise)
+        for a, b in zip([out, h], want):
+            assert rel_err(a, b) <= 1e-9, run.__module__
+        for a, b in zip(torch.autograd.grad(_weighted([out, h]), params), gw):
+            assert rel_err(a, b) <= 1e-9, run.__module__
+
+
+def test_fused_passes_gradcheck():
+    cell = _cell()
+    names = [n for n, _ in cell.named_parameters()]
+    x = torch.randn(4, 2, 3, dtype=D64, requires_grad=True)
+    h0 = torch.randn(2, 4, dtype=D64, requires_grad=True)
+    noise = sample(0.3, 0.25, True, 4, h0, x)
+
+    def f(x, h0, *ws):
+        w = dict(zip(names, ws))
+        b = BoundCell(cell, tuple(w.get(n) for n in cell.weight_names))
+        return fused.run(b, x, h0, None, None, noise=noise)
+
+    assert torch.autograd.gradcheck(f, (x, h0, *cell.parameters()), eps=1e-6, atol=1e-7)
+
+
+def test_standalone_cell_is_one_step_of_the_equations():
+    cell = _cell()
+    x = torch.randn(2, 3, dtype=D64)
+    want = written_out(cell, x.unsqueeze(0), torch.zeros(2, 4, dtype=D64))
+    assert rel_err(cell(x), want[1]) <= 1e-12
+
+
+def test_layer_fused_equals_reference_and_steps_stream():
+    torch.manual_seed(0)
+    layer = rnnkit.LayerNormGRU(3, 5, num_layers=2, bidirectional=True, batch_first=True, dtype=D64,
+                                recurrent_dropout=0.2, zoneout=0.1, weight_drop=0.2)
+    x = torch.randn(4, 7, 3, dtype=D64, requires_grad=True)
+    lengths = torch.tensor([7, 3, 5, 1])
+    res = {}
+    for backend in ("fused", "reference"):
+        layer.backend = backend
+        torch.manual_seed(3)
+        out, h = layer(x, lengths=lengths)
+        assert layer.backend_used == backend and out.shape == (4, 7, 10)
+        res[backend] = [out, h, *torch.autograd.grad(_weighted([out, h]), [x, *layer.parameters()])]
+    for a, b in zip(res["fused"], res["reference"]):
+        assert rel_err(a, b) <= 1e-9
+    uni = rnnkit.LayerNormGRU(3, 5, dtype=D64).eval()
+    seq = torch.randn(6, 2, 3, dtype=D64)
+    whole, fin = uni(seq)
+    state = None
+    for t in range(6):
+        step_out, state = uni.step(seq[t], state)
+        assert rel_err(step_out, whole[t]) <= 1e-12
+    assert rel_err(state, fin) <= 1e-12
+
+
+def test_native_is_refused_with_the_way_out():
+    with pytest.raises(ValueError, match="no kernel for a layer-normalised GRU.*backend='auto'"):
+        rnnkit.LayerNormGRU(3, 4, backend="native")
