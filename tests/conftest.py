@@ -68,3 +68,11 @@ def fsdd_recordings(dest: Path, wanted: set[str]) -> Path:
                 if not wanted:
                     break
     return dest
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build the compiled time loop (about 30 s, once per machine) before the first test, so that no test's
+    output catches its one-off announcement; where it can't build, the fallback's warning shows here."""
+    from rnnkit.backends import compiled
+
+    compiled.load()
