@@ -79,6 +79,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         b.add_argument("--repeats", type=int, default=None, help="timed rounds per case (default 7, quick 3)")
         b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
         b.add_argument("--json", default=None, help="also write the results to this JSON file")
+        b.add_argument("--variants", action="store_true",
+                       help="instead: the cell variants, regularisers and the compiled loop against torch.nn "
+                            "(one thread; --cases, --repeats apply)")
+        b.add_argument("--no-autograd", action="store_true", help="with --variants: leave out the autograd loops")
 
     sub.add_parser("build-loops", help="compile the C++ time loop of the LSTM/GRU kernels for this machine now",
                    description="Compile rnnkit's C++ time loop (rnnkit/backends/csrc/loops.cpp) with the system's "
@@ -759,6 +763,14 @@ def _build_loops() -> int:
 
 def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rnnkit import bench
+
+    if args.variants:
+        from rnnkit import bench_variants
+
+        if args.repeats is not None and args.repeats < 1:
+            raise RnnkitError(f"--repeats must be >= 1, got {args.repeats}")
+        bench_variants.main(cases=args.cases, rounds=args.repeats or 7, autograd=not args.no_autograd)
+        return 0
 
     cells = tuple(c.strip() for c in args.cells.split(",") if c.strip())
     bad = [c for c in cells if c not in bench.CELLS]

@@ -6,7 +6,10 @@ torch has no fused CPU kernel for the GRU and Elman RNN, so for those our fused
 BPTT wins when gradients are needed and the per-step matmul is small (0.4x of
 torch.nn's time at B=16 H=64, 0.9x at B=32 H=256), while at B=64 H=512 the
 per-step GEMM dominates and torch's loop is as fast (1.0-1.1x), as it is for
-inference. On a GPU, cuDNN (native) wins everywhere.
+inference. An LSTM with ``proj_size`` is not oneDNN's either (torch runs its plain loop), and is
+ruled as the GRU: the fused loop measured 0.82x torch's time at (B, T, I, H, P) = (16, 500, 64, 64,
+32), 1.0x at (32, 100, 256, 256, 128) (``benchmarks/README.md``). On a GPU, cuDNN (native) wins
+everywhere.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ class BackendFallbackWarning(UserWarning):
 
 
 def choose(requested: str, *, kind: str | None, can_native: bool, can_fused: bool,
-           training_grad: bool, device_type: str, step_work: int = 0, autocast: bool = False) -> str:
+           training_grad: bool, device_type: str, step_work: int = 0, autocast: bool = False,
+           proj_size: int = 0) -> str:
     """The backend that runs: ``requested`` if it can, else the next one down, with a warning.
 
     Args:
@@ -33,9 +37,11 @@ def choose(requested: str, *, kind: str | None, can_native: bool, can_fused: boo
         training_grad: gradients will be taken through this call.
         step_work: ``B * H * H``, the size of one step's recurrent matmul per gate.
         autocast: mixed precision is on (the fused loop then can't run: ``can_fused`` is False).
+        proj_size: the LSTM's projection size (0: none); with one torch's CPU kernel is not oneDNN's.
     """
     if requested == "auto":
-        if can_native and (device_type != "cpu" or kind == "lstm" or not training_grad or not can_fused
+        onednn = kind == "lstm" and not proj_size
+        if can_native and (device_type != "cpu" or onednn or not training_grad or not can_fused
                            or step_work > FUSED_MAX_STEP_WORK):
             return "native"
         return "fused" if can_fused else "reference"

@@ -249,7 +249,8 @@ class RecurrentBase(nn.Module):
         autocast = torch.is_autocast_enabled(x.device.type)
         return choose(self.backend, kind=self.cell_kind, can_native=self.can_native and not self._loop_noise_active(),
                       can_fused=self.cell_kind is not None and not autocast, training_grad=grad,
-                      device_type=x.device.type, step_work=x.shape[1] * H * H, autocast=autocast)
+                      device_type=x.device.type, step_work=x.shape[1] * H * H, autocast=autocast,
+                      proj_size=getattr(self, "proj_size", 0) or 0)
 
     def _run(self, x: Tensor, state: Any, lengths: Tensor | None,
              batch_sizes: list[int] | None) -> tuple[Tensor, Any]:

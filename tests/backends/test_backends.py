@@ -117,6 +117,9 @@ def test_builtin_cell_in_recurrent_runs_fused_and_native_falls_back_to_fused():
 def test_auto_rule():
     kw = dict(can_native=True, can_fused=True, device_type="cpu")
     assert choose("auto", kind="lstm", training_grad=True, **kw) == "native"
+    # with a projection torch's kernel is its plain loop, not oneDNN's: ruled as the GRU
+    assert choose("auto", kind="lstm", training_grad=True, proj_size=32, **kw) == "fused"
+    assert choose("auto", kind="lstm", training_grad=False, proj_size=32, **kw) == "native"
     assert choose("auto", kind="gru", training_grad=True, **kw) == "fused"
     assert choose("auto", kind="elman", training_grad=True, **kw) == "fused"
     assert choose("auto", kind="gru", training_grad=False, **kw) == "native"
