@@ -13,7 +13,8 @@ once (:class:`~rnnkit.backends.BackendFallbackWarning`, with the compiler's mess
 loops run. ``RNNKIT_COMPILED=0`` turns the compiled loop off; ``RNNKIT_COMPILED=prebuilt`` uses it
 only when already built (no compiler at run time).
 
-Used for the plain cells (no recurrent dropout or zoneout, no ``proj_size``), float32/float64, CPU.
+Used for the LSTM and GRU, with or without recurrent dropout (not with zoneout or ``proj_size``),
+float32/float64, CPU.
 """
 
 from __future__ import annotations

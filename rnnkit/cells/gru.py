@@ -89,9 +89,10 @@ class GRUCell(Cell, nn.GRUCell):
         T, B, G = xp.shape
         H = G // 3
         padded = batch_sizes is not None
-        if noise is None and compiled.usable(xp):   # the same loop in C++
+        if (noise is None or noise.zoneout is None) and compiled.usable(xp):   # the same loop in C++
             hps = xp.new_zeros(T, B, G)
-            out = compiled.ops().gru_forward(xp, hps, h0, w_hh, b_hh, batch_sizes or [])
+            rec_mask = noise.recurrent if noise is not None else None
+            out = compiled.ops().gru_forward(xp, hps, h0, w_hh, b_hh, rec_mask, batch_sizes or [])
             return out, (last_valid(out, lengths),), (hps, xp)
         # H_{t-1} W_hh^T + b_hh, kept whole: hn is needed again in the backward
         hps = xp.new_empty(T, B, G)
@@ -133,12 +134,13 @@ class GRUCell(Cell, nn.GRUCell):
         T, B, G = rzn.shape
         H = G // 3
         padded = batch_sizes is not None
-        if noise is None and compiled.usable(rzn):   # the same loop in C++
+        if zone is None and compiled.usable(rzn):   # the same loop in C++
             dh = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)
             dh = dh.contiguous()
-            dxp, dhp = compiled.ops().gru_backward(rzn, hps, out, h0, dout, dh, w_hh, batch_sizes or [])
+            dxp, dhp = compiled.ops().gru_backward(rzn, hps, out, h0, dout, dh, w_hh, rec_mask, batch_sizes or [])
             flat = dhp.reshape(T * B, G)
-            dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, H))
+            h_prev = previous(out, h0)
+            dw_hh = flat.t().mm((h_prev if rec_mask is None else h_prev * rec_mask).reshape(T * B, H))
             return dxp, dw_hh, flat.sum(0), (dh,), None
         r, z, n = rzn.view(T, B, 3, H).unbind(2)
         hn = hps[..., 2 * H:]

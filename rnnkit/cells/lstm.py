@@ -119,9 +119,10 @@ class LSTMCell(Cell, nn.LSTMCell):
         without a projection ``M`` is then kept separately from the zoned ``out``.
         """
         h0, c0 = state0
-        if noise is None and w_hr is None and compiled.usable(xp):   # the same loop in C++
+        if (noise is None or noise.zoneout is None) and w_hr is None and compiled.usable(xp):  # the loop in C++
             gates = xp if b_hh is None else xp.add_(b_hh)
-            out, cs, tcs = compiled.ops().lstm_forward(gates, h0, c0, w_hh, batch_sizes or [])
+            rec_mask = noise.recurrent if noise is not None else None
+            out, cs, tcs = compiled.ops().lstm_forward(gates, h0, c0, w_hh, rec_mask, batch_sizes or [])
             return out, (last_valid(out, lengths), last_valid(cs, lengths)), (gates, cs, tcs)
         T, B, G = xp.shape
         H = G // 4
@@ -185,13 +186,15 @@ class LSTMCell(Cell, nn.LSTMCell):
         T, B, G = gates.shape
         H, O = G // 4, out.shape[-1]
         padded = batch_sizes is not None
-        if noise is None and w_hr is None and compiled.usable(gates):   # the same loop in C++
+        if zone is None and w_hr is None and compiled.usable(gates):   # the same loop in C++
             dh = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, O)
             dc = dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)
             dh, dc = dh.contiguous(), dc.contiguous()   # updated in place to the gradients of (h0, c0)
-            dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, batch_sizes or [])
+            dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask,
+                                                  batch_sizes or [])
             flat = dgates.reshape(T * B, G)
-            dw_hh = flat.t().mm(previous(out, h0).reshape(T * B, O))
+            h_prev = previous(out, h0)
+            dw_hh = flat.t().mm((h_prev if rec_mask is None else h_prev * rec_mask).reshape(T * B, O))
             return dgates, dw_hh, flat.sum(0), (dh, dc), None
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         # everything that does not depend on the carried gradient, for all steps at once,

@@ -32,12 +32,13 @@ def _run(layer, x, lengths=None):
 @needs_compiler
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("use_lengths", [False, True])
+@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.3])
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-def test_compiled_and_python_loops_agree(kind, use_lengths, dtype, tol):
+def test_compiled_and_python_loops_agree(kind, recurrent_dropout, use_lengths, dtype, tol):
     assert compiled.load(), "the compiled time loop did not build on a machine with a compiler"
     torch.manual_seed(0)
     layer = getattr(rnnkit, kind)(5, 7, num_layers=2, bidirectional=True, batch_first=True, backend="fused",
-                                  dtype=dtype)
+                                  dtype=dtype, recurrent_dropout=recurrent_dropout)
     x = torch.randn(4, 9, 5, dtype=dtype, requires_grad=True)
     lengths = torch.tensor([9, 4, 6, 1]) if use_lengths else None
     fast = _run(layer, x, lengths)
@@ -70,7 +71,7 @@ def test_the_compiled_loop_runs_by_default(monkeypatch):
     out.sum().backward()
     assert calls == ["lstm_forward", "lstm_backward"]
     calls.clear()
-    # the regularisers and fake tensors keep the Python loop
+    # zoneout keeps the Python loop
     noisy = rnnkit.LSTM(3, 8, batch_first=True, backend="fused", zoneout=0.1)
     noisy(torch.randn(2, 5, 3))[0].sum().backward()
     assert calls == []

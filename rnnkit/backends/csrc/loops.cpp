@@ -76,8 +76,10 @@ inline int64_t rows_at(const std::vector<int64_t>& bs, int64_t t, int64_t B) {
 // LSTM forward. gates (T, B, 4H): the input projection plus b_hh, overwritten with the activated
 // gates i, f, g, o (g = tanh). Returns out (T, B, H) = H_t, cs (T, B, H) = C_t, tcs = tanh(C_t);
 // with batch_sizes (rows sorted by length) rows past a sequence's end stay zero.
+// rec (B, H), optional: the recurrent-dropout mask on H_{t-1} where it enters W_hh.
 std::tuple<Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tensor& h0, const Tensor& c0,
-                                                const Tensor& w_hh, std::vector<int64_t> batch_sizes) {
+                                                const Tensor& w_hh, const c10::optional<Tensor>& rec,
+                                                std::vector<int64_t> batch_sizes) {
   TORCH_CHECK(gates.is_contiguous() && gates.dim() == 3, "lstm_forward: gates must be a contiguous (T, B, 4H)");
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
   auto opts = gates.options();
@@ -89,7 +91,7 @@ std::tuple<Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tensor& h0, 
       const int64_t b = rows_at(batch_sizes, t, B);
       Tensor g_t = gates[t].narrow(0, 0, b);
       Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
-      g_t.addmm_(h_prev, w_t);
+      g_t.addmm_(rec.has_value() ? h_prev * rec->narrow(0, 0, b) : h_prev, w_t);
       scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
       const scalar_t* cp = t == 0 ? c0c.data_ptr<scalar_t>() : cs.data_ptr<scalar_t>() + (t - 1) * B * H;
       scalar_t* c = cs.data_ptr<scalar_t>() + t * B * H;
@@ -113,7 +115,8 @@ std::tuple<Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tensor& h0, 
 // LSTM backward over time. dh, dc (B, H): the gradients reaching the final state, updated in place to
 // those of (h0, c0). Returns dgates (T, B, 4H), the gradient of the pre-activations [i f g o].
 Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, const Tensor& c0, const Tensor& dout,
-                     Tensor dh, Tensor dc, const Tensor& w_hh, std::vector<int64_t> batch_sizes) {
+                     Tensor dh, Tensor dc, const Tensor& w_hh, const c10::optional<Tensor>& rec,
+                     std::vector<int64_t> batch_sizes) {
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
   TORCH_CHECK(dh.is_contiguous() && dc.is_contiguous() && dout.is_contiguous(), "lstm_backward: contiguous inputs");
   Tensor dgates = at::zeros({T, B, G}, gates.options());
@@ -145,6 +148,7 @@ Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, c
       }
       Tensor dh_b = dh.narrow(0, 0, b);
       at::mm_out(dh_b, dgates[t].narrow(0, 0, b), w_hh);
+      if (rec.has_value()) dh_b.mul_(rec->narrow(0, 0, b));
     }
   });
   return dgates;
@@ -154,7 +158,7 @@ Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, c
 // [xr xz xn] with b_ih, overwritten with the activated gates [r z n]. hps (T, B, 3H) receives
 // H_{t-1} W_hh^T + b_hh (the backward reads its n block). Returns out (T, B, H).
 Tensor gru_forward(Tensor xp, Tensor hps, const Tensor& h0, const Tensor& w_hh, const c10::optional<Tensor>& b_hh,
-                   std::vector<int64_t> batch_sizes) {
+                   const c10::optional<Tensor>& rec, std::vector<int64_t> batch_sizes) {
   TORCH_CHECK(xp.is_contiguous() && hps.is_contiguous(), "gru_forward: contiguous buffers");
   const int64_t T = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 3;
   Tensor out = at::zeros({T, B, H}, xp.options());
@@ -165,10 +169,11 @@ Tensor gru_forward(Tensor xp, Tensor hps, const Tensor& h0, const Tensor& w_hh, 
       const int64_t b = rows_at(batch_sizes, t, B);
       Tensor hp_t = hps[t].narrow(0, 0, b);
       Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
+      Tensor h_in = rec.has_value() ? h_prev * rec->narrow(0, 0, b) : h_prev;
       if (b_hh.has_value()) {
-        at::addmm_out(hp_t, *b_hh, h_prev, w_t);
+        at::addmm_out(hp_t, *b_hh, h_in, w_t);
       } else {
-        at::mm_out(hp_t, h_prev, w_t);
+        at::mm_out(hp_t, h_in, w_t);
       }
       scalar_t* x = xp.data_ptr<scalar_t>() + t * B * G;
       const scalar_t* a = hps.data_ptr<scalar_t>() + t * B * G;
@@ -193,7 +198,7 @@ Tensor gru_forward(Tensor xp, Tensor hps, const Tensor& h0, const Tensor& w_hh, 
 // Returns (dxp (T, B, 3H), dhp (T, B, 3H)): the gradients of [xr xz xn] and of H_{t-1} W_hh^T + b_hh.
 std::tuple<Tensor, Tensor> gru_backward(const Tensor& gates, const Tensor& hps, const Tensor& out, const Tensor& h0,
                                         const Tensor& dout, Tensor dh, const Tensor& w_hh,
-                                        std::vector<int64_t> batch_sizes) {
+                                        const c10::optional<Tensor>& rec, std::vector<int64_t> batch_sizes) {
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 3;
   TORCH_CHECK(dh.is_contiguous() && dout.is_contiguous(), "gru_backward: contiguous inputs");
   Tensor dxp = at::zeros({T, B, G}, gates.options()), dhp = at::zeros({T, B, G}, gates.options());
@@ -224,7 +229,12 @@ std::tuple<Tensor, Tensor> gru_backward(const Tensor& gates, const Tensor& hps, 
         }
       }
       Tensor dh_b = dh.narrow(0, 0, b);
-      at::addmm_out(dh_b, tmp.narrow(0, 0, b), dhp[t].narrow(0, 0, b), w_hh);
+      if (rec.has_value()) {
+        at::mm_out(dh_b, dhp[t].narrow(0, 0, b), w_hh);
+        dh_b.mul_(rec->narrow(0, 0, b)).add_(tmp.narrow(0, 0, b));
+      } else {
+        at::addmm_out(dh_b, tmp.narrow(0, 0, b), dhp[t].narrow(0, 0, b), w_hh);
+      }
     }
   });
   return {dxp, dhp};
