@@ -1,4 +1,5 @@
-"""The compiled time loop: the fused LSTM and GRU kernels' per-step loops in C++ (``csrc/loops.cpp``).
+"""The compiled time loop: the per-step loops of the fused LSTM, GRU and layer-normalised LSTM kernels in C++
+(``csrc/loops.cpp``).
 
 The Python loops of :mod:`rnnkit.cells.lstm` and :mod:`rnnkit.cells.gru` pay a Python-dispatched
 tensor op for each of 6-8 operations per step; at small sizes that, not arithmetic, is the time.
@@ -13,7 +14,7 @@ once (:class:`~rnnkit.backends.BackendFallbackWarning`, with the compiler's mess
 loops run. ``RNNKIT_COMPILED=0`` turns the compiled loop off; ``RNNKIT_COMPILED=prebuilt`` uses it
 only when already built (no compiler at run time).
 
-Used for the LSTM and GRU, with or without recurrent dropout (not with zoneout or ``proj_size``),
+Used for the LSTM, GRU and LayerNormLSTM, with or without recurrent dropout (not with zoneout or ``proj_size``),
 float32/float64, CPU.
 """
 

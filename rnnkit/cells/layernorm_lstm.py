@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.backends import compiled
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
@@ -143,6 +144,10 @@ class LayerNormLSTMCell(Cell):
         T, B, G = xp.shape
         H = G // 4
         padded = batch_sizes is not None
+        if (noise is None or noise.zoneout is None) and compiled.usable(xp):   # the same loop in C++
+            rec_mask = noise.recurrent if noise is not None else None
+            out, cs, A, tys = compiled.ops().lnlstm_forward(xp, h0, c0, w_hh, extra, rec_mask, EPS, batch_sizes or [])
+            return out, (last_valid(out, lengths), last_valid(cs, lengths)), (xp, A, cs, tys)
         g_h, g_c, b_c = extra[:G], extra[G: G + H], extra[G + H:]
         # one sigmoid for all four gates: the g block pre-scaled by 2, g = tanh(a) = 2σ(2a) - 1
         gates = xp
@@ -191,6 +196,13 @@ class LayerNormLSTMCell(Cell):
         g_h, g_c, b_c = extra[:G], extra[G: G + H], extra[G + H:]
         zone = noise.zoneout if noise is not None else None
         rec_mask = noise.recurrent if noise is not None else None
+        if zone is None and compiled.usable(gates):   # the same loop in C++
+            dh = (dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)).contiguous()
+            dc = (dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)).contiguous()
+            dgates, dA, dY = compiled.ops().lnlstm_backward(gates, cs, A, tys, c0, dout, dh, dc, w_hh, extra,
+                                                            rec_mask, EPS, batch_sizes or [])
+            return (dgates, *_weight_grads(dgates, dA, dY, A, c_raw, out, h0, rec_mask), (dh, dc),
+                    _gain_grads(dgates, dY, A, c_raw))
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         # the step-independent factors, for all steps at once
         k_o = torch.addcmul(o, o, o, value=-1).mul_(tys)                  # do = dH ⊙ k_o
@@ -241,13 +253,27 @@ class LayerNormLSTMCell(Cell):
             if zone is not None:
                 dcs[t].add_(dck[t])
                 dhs[t].add_(dhk[t])
-        h_prev = previous(out, h0)
-        if rec_mask is not None:
-            h_prev = h_prev * rec_mask
-        dw_hh = dA.reshape(T * B, G).t().mm(h_prev.reshape(T * B, H))
-        a_hat = (A - mean_a).mul_(rstd_a)
-        c_hat = (c_raw - mean_c).mul_(rstd_c)
-        d_gh = (dgates * a_hat).reshape(-1, G).sum(0)
-        d_gc = (dY * c_hat).reshape(-1, H).sum(0)
-        d_bc = dY.reshape(-1, H).sum(0)
-        return dgates, dw_hh, None, (dh, dc), torch.cat([d_gh, d_gc, d_bc])
+        return (dgates, *_weight_grads(dgates, dA, dY, A, c_raw, out, h0, rec_mask), (dh, dc),
+                _gain_grads(dgates, dY, A, c_raw))
+
+
+def _weight_grads(dgates: Tensor, dA: Tensor, dY: Tensor, A: Tensor, c_raw: Tensor, out: Tensor, h0: Tensor,
+                  rec_mask: Tensor | None) -> tuple[Tensor, None]:
+    """``(dW_hh, None)``: ``Σ_t dA_t^T (H_{t-1} ⊙ M)``, one matmul over all steps."""
+    T, B, G = dA.shape
+    h_prev = previous(out, h0)
+    if rec_mask is not None:
+        h_prev = h_prev * rec_mask
+    return dA.reshape(T * B, G).t().mm(h_prev.reshape(T * B, -1)), None
+
+
+def _gain_grads(dgates: Tensor, dY: Tensor, A: Tensor, c_raw: Tensor) -> Tensor:
+    """``d[γ_h γ_c β_c]``: ``Σ d[i f g o] ⊙ Â``, ``Σ dY ⊙ Ĉ``, ``Σ dY`` (``Â, Ĉ`` the normalised values)."""
+    G, H = A.shape[-1], c_raw.shape[-1]
+    mean_a, rstd_a = _stats(A)
+    mean_c, rstd_c = _stats(c_raw)
+    a_hat = (A - mean_a).mul_(rstd_a)
+    c_hat = (c_raw - mean_c).mul_(rstd_c)
+    d_gh = (dgates * a_hat).reshape(-1, G).sum(0)
+    d_gc = (dY * c_hat).reshape(-1, H).sum(0)
+    return torch.cat([d_gh, d_gc, dY.reshape(-1, H).sum(0)])

@@ -240,6 +240,159 @@ std::tuple<Tensor, Tensor> gru_backward(const Tensor& gates, const Tensor& hps, 
   return {dxp, dhp};
 }
 
+
+// Layer-normalised LSTM (rnnkit/cells/layernorm_lstm.py). gates (T, B, 4H): the input side
+// LN(X W_ih^T; γ_x) + b, overwritten with the activated gates i, f, g, o (g = tanh). extra = [γ_h (4H),
+// γ_c (H), β_c (H)]. Returns out (T, B, H), cs (the cells C_t), A (T, B, 4H) = H_{t-1} W_hh^T, tys =
+// tanh(LN(C_t)). eps as torch's layer norm is called with there (1e-5), the variance biased.
+std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Tensor& h0, const Tensor& c0,
+                                                          const Tensor& w_hh, const Tensor& extra,
+                                                          const c10::optional<Tensor>& rec, double eps,
+                                                          std::vector<int64_t> batch_sizes) {
+  TORCH_CHECK(gates.is_contiguous() && gates.dim() == 3, "lnlstm_forward: gates must be a contiguous (T, B, 4H)");
+  const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
+  auto opts = gates.options();
+  Tensor out = at::zeros({T, B, H}, opts), cs = at::zeros({T, B, H}, opts), tys = at::zeros({T, B, H}, opts);
+  Tensor A = at::zeros({T, B, G}, opts);
+  Tensor w_t = w_hh.t();
+  Tensor h0c = h0.contiguous(), c0c = c0.contiguous(), ex = extra.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lnlstm_forward", [&] {
+    const scalar_t* gh = ex.data_ptr<scalar_t>();
+    const scalar_t* gc = gh + G;
+    const scalar_t* bc = gc + H;
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t b = rows_at(batch_sizes, t, B);
+      Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
+      Tensor A_t = A[t].narrow(0, 0, b);
+      at::mm_out(A_t, rec.has_value() ? h_prev * rec->narrow(0, 0, b) : h_prev, w_t);
+      scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* a = A.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* cp = t == 0 ? c0c.data_ptr<scalar_t>() : cs.data_ptr<scalar_t>() + (t - 1) * B * H;
+      scalar_t* c = cs.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* ty = tys.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* h = out.data_ptr<scalar_t>() + t * B * H;
+      for (int64_t r = 0; r < b; ++r) {
+        scalar_t* gr = g + r * G;
+        const scalar_t* ar = a + r * G;
+        double m = 0, v = 0;
+        for (int64_t j = 0; j < G; ++j) m += ar[j];
+        m /= G;
+        const scalar_t ms = scalar_t(m);
+        for (int64_t j = 0; j < G; ++j) v += (ar[j] - m) * (ar[j] - m);
+        const scalar_t rs = scalar_t(1.0 / std::sqrt(v / G + eps));
+        for (int64_t j = 0; j < G; ++j) gr[j] += (ar[j] - ms) * rs * gh[j];
+        scalar_t* cr = c + r * H;
+        for (int64_t j = 0; j < H; ++j) {
+          const scalar_t i = sigm(gr[j]), f = sigm(gr[H + j]), gg = tanh_poly(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
+          gr[j] = i; gr[H + j] = f; gr[2 * H + j] = gg; gr[3 * H + j] = o;
+          cr[j] = f * cp[r * H + j] + i * gg;
+        }
+        double mc = 0, vc = 0;
+        for (int64_t j = 0; j < H; ++j) mc += cr[j];
+        mc /= H;
+        const scalar_t mcs = scalar_t(mc);
+        for (int64_t j = 0; j < H; ++j) vc += (cr[j] - mc) * (cr[j] - mc);
+        const scalar_t rc = scalar_t(1.0 / std::sqrt(vc / H + eps));
+        for (int64_t j = 0; j < H; ++j) {
+          const scalar_t tv = tanh_poly((cr[j] - mcs) * rc * gc[j] + bc[j]);
+          ty[r * H + j] = tv;
+          h[r * H + j] = gr[3 * H + j] * tv;
+        }
+      }
+    }
+  });
+  return {out, cs, A, tys};
+}
+
+// Its backward over time. dh, dc (B, H) updated in place to the gradients of (h0, c0). Returns
+// dgates (T, B, 4H) (of the input side's [i f g o] pre-activations), dA (T, B, 4H) (of H_{t-1} W_hh^T)
+// and dY (T, B, H) (of LN(C_t)), from which the caller forms dW_hh, dγ_h, dγ_c and dβ_c.
+std::tuple<Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& A,
+                                                   const Tensor& tys, const Tensor& c0, const Tensor& dout,
+                                                   Tensor dh, Tensor dc, const Tensor& w_hh, const Tensor& extra,
+                                                   const c10::optional<Tensor>& rec, double eps,
+                                                   std::vector<int64_t> batch_sizes) {
+  const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
+  TORCH_CHECK(dh.is_contiguous() && dc.is_contiguous() && dout.is_contiguous(), "lnlstm_backward: contiguous inputs");
+  auto opts = gates.options();
+  Tensor dgates = at::zeros({T, B, G}, opts), dA = at::zeros({T, B, G}, opts), dY = at::zeros({T, B, H}, opts);
+  Tensor c0c = c0.contiguous(), ex = extra.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lnlstm_backward", [&] {
+    const scalar_t* gh = ex.data_ptr<scalar_t>();
+    const scalar_t* gc = gh + G;
+    scalar_t* dhp = dh.data_ptr<scalar_t>();
+    scalar_t* dcp = dc.data_ptr<scalar_t>();
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t b = rows_at(batch_sizes, t, B);
+      const scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* a = A.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* cr_all = cs.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* cp = t == 0 ? c0c.data_ptr<scalar_t>() : cs.data_ptr<scalar_t>() + (t - 1) * B * H;
+      const scalar_t* ty = tys.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* dop = dout.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* dg = dgates.data_ptr<scalar_t>() + t * B * G;
+      scalar_t* da = dA.data_ptr<scalar_t>() + t * B * G;
+      scalar_t* dy = dY.data_ptr<scalar_t>() + t * B * H;
+      for (int64_t r = 0; r < b; ++r) {
+        const scalar_t* gr = g + r * G;
+        const scalar_t* cr = cr_all + r * H;
+        scalar_t* dgr = dg + r * G;
+        scalar_t* dyr = dy + r * H;
+        // LN of the cell: its statistics again (cheaper than keeping them)
+        double mc = 0, vc = 0;
+        for (int64_t j = 0; j < H; ++j) mc += cr[j];
+        mc /= H;
+        const scalar_t mcs = scalar_t(mc);
+        for (int64_t j = 0; j < H; ++j) vc += (cr[j] - mc) * (cr[j] - mc);
+        const scalar_t rc = scalar_t(1.0 / std::sqrt(vc / H + eps));
+        double s1 = 0, s2 = 0;
+        for (int64_t j = 0; j < H; ++j) {
+          const int64_t k = r * H + j;
+          const scalar_t o = gr[3 * H + j], tv = ty[k];
+          const scalar_t dm = dhp[k] + dop[k];
+          dyr[j] = dm * o * (scalar_t(1) - tv * tv);
+          dgr[3 * H + j] = dm * tv * o * (scalar_t(1) - o);
+          const scalar_t u = gc[j] * dyr[j], ch = (cr[j] - mcs) * rc;
+          s1 += u;
+          s2 += u * ch;
+        }
+        const scalar_t s1s = scalar_t(s1 / H), s2s = scalar_t(s2 / H);
+        for (int64_t j = 0; j < H; ++j) {
+          const int64_t k = r * H + j;
+          const scalar_t ch = (cr[j] - mcs) * rc;
+          const scalar_t dcv = dcp[k] + rc * (gc[j] * dyr[j] - s1s - ch * s2s);
+          const scalar_t i = gr[j], f = gr[H + j], gg = gr[2 * H + j];
+          dgr[j] = dcv * gg * i * (scalar_t(1) - i);
+          dgr[H + j] = dcv * cp[k] * f * (scalar_t(1) - f);
+          dgr[2 * H + j] = dcv * i * (scalar_t(1) - gg * gg);
+          dcp[k] = dcv * f;
+        }
+        // LN of the recurrent projection
+        const scalar_t* ar = a + r * G;
+        double m = 0, v = 0;
+        for (int64_t j = 0; j < G; ++j) m += ar[j];
+        m /= G;
+        const scalar_t ms = scalar_t(m);
+        for (int64_t j = 0; j < G; ++j) v += (ar[j] - m) * (ar[j] - m);
+        const scalar_t rs = scalar_t(1.0 / std::sqrt(v / G + eps));
+        double q1 = 0, q2 = 0;
+        for (int64_t j = 0; j < G; ++j) {
+          const scalar_t u = gh[j] * dgr[j];
+          q1 += u;
+          q2 += u * (ar[j] - ms) * rs;
+        }
+        const scalar_t q1s = scalar_t(q1 / G), q2s = scalar_t(q2 / G);
+        scalar_t* dar = da + r * G;
+        for (int64_t j = 0; j < G; ++j) dar[j] = rs * (gh[j] * dgr[j] - q1s - (ar[j] - ms) * rs * q2s);
+      }
+      Tensor dh_b = dh.narrow(0, 0, b);
+      at::mm_out(dh_b, dA[t].narrow(0, 0, b), w_hh);
+      if (rec.has_value()) dh_b.mul_(rec->narrow(0, 0, b));
+    }
+  });
+  return {dgates, dA, dY};
+}
+
 }  // namespace
 
 TORCH_LIBRARY(rnnkit_loops, m) {
@@ -247,4 +400,6 @@ TORCH_LIBRARY(rnnkit_loops, m) {
   m.def("lstm_backward", &lstm_backward);
   m.def("gru_forward", &gru_forward);
   m.def("gru_backward", &gru_backward);
+  m.def("lnlstm_forward", &lnlstm_forward);
+  m.def("lnlstm_backward", &lnlstm_backward);
 }
