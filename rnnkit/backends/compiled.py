@@ -14,8 +14,8 @@ once (:class:`~rnnkit.backends.BackendFallbackWarning`, with the compiler's mess
 loops run. ``RNNKIT_COMPILED=0`` turns the compiled loop off; ``RNNKIT_COMPILED=prebuilt`` uses it
 only when already built (no compiler at run time).
 
-Used for the LSTM, GRU and LayerNormLSTM, with or without recurrent dropout (not with zoneout or ``proj_size``),
-float32/float64, CPU.
+Used for the LSTM (with recurrent dropout and zoneout; not with ``proj_size``), the GRU and the
+LayerNormLSTM (with recurrent dropout; with zoneout they run the Python loop), float32/float64, CPU.
 """
 
 from __future__ import annotations

@@ -119,11 +119,13 @@ class LSTMCell(Cell, nn.LSTMCell):
         without a projection ``M`` is then kept separately from the zoned ``out``.
         """
         h0, c0 = state0
-        if (noise is None or noise.zoneout is None) and w_hr is None and compiled.usable(xp):  # the loop in C++
+        if w_hr is None and compiled.usable(xp):   # the same loop in C++
             gates = xp if b_hh is None else xp.add_(b_hh)
             rec_mask = noise.recurrent if noise is not None else None
-            out, cs, tcs = compiled.ops().lstm_forward(gates, h0, c0, w_hh, rec_mask, batch_sizes or [])
-            return out, (last_valid(out, lengths), last_valid(cs, lengths)), (gates, cs, tcs)
+            zh, zc = noise.zoneout if noise is not None and noise.zoneout is not None else (None, None)
+            out, cs, tcs, ms = compiled.ops().lstm_forward(gates, h0, c0, w_hh, rec_mask, zh, zc, batch_sizes or [])
+            saved = (gates, cs, tcs) + (() if zh is None else (ms,))
+            return out, (last_valid(out, lengths), last_valid(cs, lengths)), saved
         T, B, G = xp.shape
         H = G // 4
         padded = batch_sizes is not None
@@ -186,11 +188,12 @@ class LSTMCell(Cell, nn.LSTMCell):
         T, B, G = gates.shape
         H, O = G // 4, out.shape[-1]
         padded = batch_sizes is not None
-        if zone is None and w_hr is None and compiled.usable(gates):   # the same loop in C++
+        if w_hr is None and compiled.usable(gates):   # the same loop in C++
             dh = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, O)
             dc = dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)
             dh, dc = dh.contiguous(), dc.contiguous()   # updated in place to the gradients of (h0, c0)
-            dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask,
+            zh, zc = zone if zone is not None else (None, None)
+            dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask, zh, zc,
                                                   batch_sizes or [])
             flat = dgates.reshape(T * B, G)
             h_prev = previous(out, h0)

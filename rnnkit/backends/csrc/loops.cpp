@@ -77,13 +77,20 @@ inline int64_t rows_at(const std::vector<int64_t>& bs, int64_t t, int64_t B) {
 // gates i, f, g, o (g = tanh). Returns out (T, B, H) = H_t, cs (T, B, H) = C_t, tcs = tanh(C_t);
 // with batch_sizes (rows sorted by length) rows past a sequence's end stay zero.
 // rec (B, H), optional: the recurrent-dropout mask on H_{t-1} where it enters W_hh.
-std::tuple<Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tensor& h0, const Tensor& c0,
-                                                const Tensor& w_hh, const c10::optional<Tensor>& rec,
-                                                std::vector<int64_t> batch_sizes) {
+// zh, zc (T, B, H), optional: zoneout's weights of the previous h and c (0/1 in training, p in eval);
+// with them out holds the zoned H_t, cs the zoned C_t, tcs tanh of the step's own C̃_t, and ms the
+// step's own M_t = o ⊙ tanh C̃_t (else ms is out itself).
+std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tensor& h0, const Tensor& c0,
+                                                        const Tensor& w_hh, const c10::optional<Tensor>& rec,
+                                                        const c10::optional<Tensor>& zh, const c10::optional<Tensor>& zc,
+                                                        std::vector<int64_t> batch_sizes) {
   TORCH_CHECK(gates.is_contiguous() && gates.dim() == 3, "lstm_forward: gates must be a contiguous (T, B, 4H)");
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
   auto opts = gates.options();
   Tensor out = at::zeros({T, B, H}, opts), cs = at::zeros({T, B, H}, opts), tcs = at::zeros({T, B, H}, opts);
+  const bool zone = zh.has_value();
+  Tensor ms = zone ? at::zeros({T, B, H}, opts) : out;
+  Tensor zhc = zone ? zh->contiguous() : Tensor(), zcc = zone ? zc->contiguous() : Tensor();
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous(), c0c = c0.contiguous();
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_forward", [&] {
@@ -97,33 +104,59 @@ std::tuple<Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tensor& h0, 
       scalar_t* c = cs.data_ptr<scalar_t>() + t * B * H;
       scalar_t* tc = tcs.data_ptr<scalar_t>() + t * B * H;
       scalar_t* h = out.data_ptr<scalar_t>() + t * B * H;
+      if (!zone) {
+        for (int64_t r = 0; r < b; ++r) {
+          scalar_t* gr = g + r * G;
+          for (int64_t j = 0; j < H; ++j) {
+            const scalar_t i = sigm(gr[j]), f = sigm(gr[H + j]), gg = tanh_poly(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
+            const scalar_t cv = f * cp[r * H + j] + i * gg;
+            const scalar_t tv = tanh_poly(cv);
+            gr[j] = i; gr[H + j] = f; gr[2 * H + j] = gg; gr[3 * H + j] = o;
+            c[r * H + j] = cv; tc[r * H + j] = tv; h[r * H + j] = o * tv;
+          }
+        }
+        continue;
+      }
+      const scalar_t* hp = t == 0 ? h0c.data_ptr<scalar_t>() : out.data_ptr<scalar_t>() + (t - 1) * B * H;
+      const scalar_t* zhp = zhc.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* zcp = zcc.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* m = ms.data_ptr<scalar_t>() + t * B * H;
       for (int64_t r = 0; r < b; ++r) {
         scalar_t* gr = g + r * G;
         for (int64_t j = 0; j < H; ++j) {
+          const int64_t k = r * H + j;
           const scalar_t i = sigm(gr[j]), f = sigm(gr[H + j]), gg = tanh_poly(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
-          const scalar_t cv = f * cp[r * H + j] + i * gg;
+          const scalar_t cv = f * cp[k] + i * gg;
           const scalar_t tv = tanh_poly(cv);
           gr[j] = i; gr[H + j] = f; gr[2 * H + j] = gg; gr[3 * H + j] = o;
-          c[r * H + j] = cv; tc[r * H + j] = tv; h[r * H + j] = o * tv;
+          tc[k] = tv;
+          m[k] = o * tv;
+          c[k] = cv + zcp[k] * (cp[k] - cv);       // Z ⊙ C_{t-1} + (1 - Z) ⊙ C̃_t
+          h[k] = m[k] + zhp[k] * (hp[k] - m[k]);
         }
       }
     }
   });
-  return {out, cs, tcs};
+  return {out, cs, tcs, ms};
 }
 
 // LSTM backward over time. dh, dc (B, H): the gradients reaching the final state, updated in place to
 // those of (h0, c0). Returns dgates (T, B, 4H), the gradient of the pre-activations [i f g o].
 Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, const Tensor& c0, const Tensor& dout,
                      Tensor dh, Tensor dc, const Tensor& w_hh, const c10::optional<Tensor>& rec,
+                     const c10::optional<Tensor>& zh, const c10::optional<Tensor>& zc,
                      std::vector<int64_t> batch_sizes) {
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
   TORCH_CHECK(dh.is_contiguous() && dc.is_contiguous() && dout.is_contiguous(), "lstm_backward: contiguous inputs");
   Tensor dgates = at::zeros({T, B, G}, gates.options());
   Tensor c0c = c0.contiguous();
+  const bool zone = zh.has_value();
+  Tensor zhc = zone ? zh->contiguous() : Tensor(), zcc = zone ? zc->contiguous() : Tensor();
+  Tensor skip = zone ? at::zeros({B, H}, gates.options()) : Tensor();   // Z ⊙ dH_t, straight to H_{t-1}
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_backward", [&] {
     scalar_t* dhp = dh.data_ptr<scalar_t>();
     scalar_t* dcp = dc.data_ptr<scalar_t>();
+    scalar_t* skp = zone ? skip.data_ptr<scalar_t>() : nullptr;
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t b = rows_at(batch_sizes, t, B);
       const scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
@@ -131,24 +164,34 @@ Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, c
       const scalar_t* tc = tcs.data_ptr<scalar_t>() + t * B * H;
       const scalar_t* dop = dout.data_ptr<scalar_t>() + t * B * H;
       scalar_t* dg = dgates.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* zhp = zone ? zhc.data_ptr<scalar_t>() + t * B * H : nullptr;
+      const scalar_t* zcp = zone ? zcc.data_ptr<scalar_t>() + t * B * H : nullptr;
       for (int64_t r = 0; r < b; ++r) {
         const scalar_t* gr = g + r * G;
         scalar_t* dgr = dg + r * G;
         for (int64_t j = 0; j < H; ++j) {
           const int64_t k = r * H + j;
           const scalar_t i = gr[j], f = gr[H + j], gg = gr[2 * H + j], o = gr[3 * H + j], tv = tc[k];
-          const scalar_t dm = dhp[k] + dop[k];
-          const scalar_t dcv = dcp[k] + dm * o * (scalar_t(1) - tv * tv);
+          scalar_t dm = dhp[k] + dop[k];
+          scalar_t dc_in = dcp[k], dc_skip = 0;
+          if (zone) {
+            skp[k] = dm * zhp[k];
+            dc_skip = dc_in * zcp[k];
+            dc_in -= dc_skip;
+            dm -= skp[k];
+          }
+          const scalar_t dcv = dc_in + dm * o * (scalar_t(1) - tv * tv);
           dgr[3 * H + j] = dm * tv * o * (scalar_t(1) - o);
           dgr[j] = dcv * gg * i * (scalar_t(1) - i);
           dgr[H + j] = dcv * cp[k] * f * (scalar_t(1) - f);
           dgr[2 * H + j] = dcv * i * (scalar_t(1) - gg * gg);
-          dcp[k] = dcv * f;
+          dcp[k] = dcv * f + dc_skip;
         }
       }
       Tensor dh_b = dh.narrow(0, 0, b);
       at::mm_out(dh_b, dgates[t].narrow(0, 0, b), w_hh);
       if (rec.has_value()) dh_b.mul_(rec->narrow(0, 0, b));
+      if (zone) dh_b.add_(skip.narrow(0, 0, b));
     }
   });
   return dgates;
