@@ -123,7 +123,8 @@ class LSTMCell(Cell, nn.LSTMCell):
             gates = xp if b_hh is None else xp.add_(b_hh)
             rec_mask = noise.recurrent if noise is not None else None
             zh, zc = noise.zoneout if noise is not None and noise.zoneout is not None else (None, None)
-            out, cs, tcs, ms = compiled.ops().lstm_forward(gates, h0, c0, w_hh, rec_mask, zh, zc, batch_sizes or [])
+            out, cs, tcs, ms = compiled.ops().lstm_forward(gates, h0, c0, w_hh, rec_mask, zh, zc, None,
+                                                           batch_sizes or [])
             saved = (gates, cs, tcs) + (() if zh is None else (ms,))
             return out, (last_valid(out, lengths), last_valid(cs, lengths)), saved
         T, B, G = xp.shape
@@ -193,7 +194,7 @@ class LSTMCell(Cell, nn.LSTMCell):
             dc = dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)
             dh, dc = dh.contiguous(), dc.contiguous()   # updated in place to the gradients of (h0, c0)
             zh, zc = zone if zone is not None else (None, None)
-            dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask, zh, zc,
+            dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask, zh, zc, None,
                                                   batch_sizes or [])
             flat = dgates.reshape(T * B, G)
             h_prev = previous(out, h0)

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.backends import compiled
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
@@ -101,6 +102,11 @@ class PeepholeLSTMCell(Cell):
         H = G // 4
         padded = batch_sizes is not None
         gates = xp if b_hh is None else xp.add_(b_hh)
+        if (noise is None or noise.zoneout is None) and compiled.usable(xp):   # the same loop in C++
+            rec_mask = noise.recurrent if noise is not None else None
+            out, cs, tcs, _ = compiled.ops().lstm_forward(gates, h0, c0, w_hh, rec_mask, None, None, p,
+                                                          batch_sizes or [])
+            return out, (last_valid(out, lengths), last_valid(cs, lengths)), (gates, cs, tcs)
         # one sigmoid for i, f and g: the g block pre-scaled by 2, g = tanh(a) = 2σ(2a) - 1
         gates[..., 2 * H: 3 * H].mul_(2)
         w_t = w_hh.t().clone()
@@ -150,8 +156,14 @@ class PeepholeLSTMCell(Cell):
         H = G // 4
         padded = batch_sizes is not None
         p_o = p[2 * H:]
-        i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         c_prev = previous(cs, c0)
+        if zone is None and compiled.usable(gates):   # the same loop in C++
+            dh = (dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)).contiguous()
+            dc = (dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)).contiguous()
+            dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask, None, None, p,
+                                                  batch_sizes or [])
+            return (dgates, *_weight_grads(dgates, out, h0, rec_mask), (dh, dc), _peephole_grads(dgates, c_prev, c_raw))
+        i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         k_o = torch.addcmul(o, o, o, value=-1).mul_(tcs)                 # do = dH ⊙ k_o
         k_c = torch.addcmul(o, o * tcs, tcs, value=-1)                   # dC += dH ⊙ k_c (+ do ⊙ p_o)
         k_ifg = gates.new_empty(T, B, 3, H)                              # [di df dg] = dC ⊙ k_ifg
@@ -194,12 +206,23 @@ class PeepholeLSTMCell(Cell):
             if zone is not None:
                 dcs[t].add_(dck[t])
                 dhs[t].add_(dhk[t])
-        flat = dgates.reshape(T * B, G)
-        h_prev = previous(out, h0)
-        if rec_mask is not None:
-            h_prev = h_prev * rec_mask
-        dw_hh = flat.t().mm(h_prev.reshape(T * B, H))
-        d4 = dgates.view(T, B, 4, H)
-        dp = torch.cat([(d4[:, :, 0] * c_prev).reshape(-1, H).sum(0), (d4[:, :, 1] * c_prev).reshape(-1, H).sum(0),
-                        (d4[:, :, 3] * c_raw).reshape(-1, H).sum(0)])
-        return dgates, dw_hh, flat.sum(0), (dh, dc), dp
+        return (dgates, *_weight_grads(dgates, out, h0, rec_mask), (dh, dc), _peephole_grads(dgates, c_prev, c_raw))
+
+
+def _weight_grads(dgates: Tensor, out: Tensor, h0: Tensor, rec_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``(dW_hh, db_hh)``: one matmul over all steps, ``Σ d[i f g o]^T (H_{t-1} ⊙ M)``."""
+    T, B, G = dgates.shape
+    flat = dgates.reshape(T * B, G)
+    h_prev = previous(out, h0)
+    if rec_mask is not None:
+        h_prev = h_prev * rec_mask
+    return flat.t().mm(h_prev.reshape(T * B, -1)), flat.sum(0)
+
+
+def _peephole_grads(dgates: Tensor, c_prev: Tensor, c_new: Tensor) -> Tensor:
+    """``d[p_i p_f p_o]``: ``Σ di ⊙ C_{t-1}``, ``Σ df ⊙ C_{t-1}``, ``Σ do ⊙ C̃_t``."""
+    T, B, G = dgates.shape
+    H = G // 4
+    d4 = dgates.view(T, B, 4, H)
+    return torch.cat([(d4[:, :, 0] * c_prev).reshape(-1, H).sum(0), (d4[:, :, 1] * c_prev).reshape(-1, H).sum(0),
+                      (d4[:, :, 3] * c_new).reshape(-1, H).sum(0)])

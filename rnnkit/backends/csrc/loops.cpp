@@ -77,12 +77,15 @@ inline int64_t rows_at(const std::vector<int64_t>& bs, int64_t t, int64_t B) {
 // gates i, f, g, o (g = tanh). Returns out (T, B, H) = H_t, cs (T, B, H) = C_t, tcs = tanh(C_t);
 // with batch_sizes (rows sorted by length) rows past a sequence's end stay zero.
 // rec (B, H), optional: the recurrent-dropout mask on H_{t-1} where it enters W_hh.
+// peep (3H,), optional: peephole weights [p_i p_f p_o] (rnnkit/cells/peephole_lstm.py): i and f also see
+// C_{t-1}, o sees C_t (not with zoneout).
 // zh, zc (T, B, H), optional: zoneout's weights of the previous h and c (0/1 in training, p in eval);
 // with them out holds the zoned H_t, cs the zoned C_t, tcs tanh of the step's own C̃_t, and ms the
 // step's own M_t = o ⊙ tanh C̃_t (else ms is out itself).
 std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tensor& h0, const Tensor& c0,
                                                         const Tensor& w_hh, const c10::optional<Tensor>& rec,
                                                         const c10::optional<Tensor>& zh, const c10::optional<Tensor>& zc,
+                                                        const c10::optional<Tensor>& peep,
                                                         std::vector<int64_t> batch_sizes) {
   TORCH_CHECK(gates.is_contiguous() && gates.dim() == 3, "lstm_forward: gates must be a contiguous (T, B, 4H)");
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
@@ -91,8 +94,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tens
   const bool zone = zh.has_value();
   Tensor ms = zone ? at::zeros({T, B, H}, opts) : out;
   Tensor zhc = zone ? zh->contiguous() : Tensor(), zcc = zone ? zc->contiguous() : Tensor();
+  TORCH_CHECK(!(zone && peep.has_value()), "lstm_forward: peepholes with zoneout run the Python loop");
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous(), c0c = c0.contiguous();
+  Tensor pc = peep.has_value() ? peep->contiguous() : Tensor();
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_forward", [&] {
     for (int64_t t = 0; t < T; ++t) {
       const int64_t b = rows_at(batch_sizes, t, B);
@@ -104,6 +109,23 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tens
       scalar_t* c = cs.data_ptr<scalar_t>() + t * B * H;
       scalar_t* tc = tcs.data_ptr<scalar_t>() + t * B * H;
       scalar_t* h = out.data_ptr<scalar_t>() + t * B * H;
+      if (peep.has_value()) {
+        const scalar_t* pp = pc.data_ptr<scalar_t>();
+        for (int64_t r = 0; r < b; ++r) {
+          scalar_t* gr = g + r * G;
+          for (int64_t j = 0; j < H; ++j) {
+            const int64_t k = r * H + j;
+            const scalar_t i = sigm(gr[j] + pp[j] * cp[k]), f = sigm(gr[H + j] + pp[H + j] * cp[k]);
+            const scalar_t gg = tanh_poly(gr[2 * H + j]);
+            const scalar_t cv = f * cp[k] + i * gg;
+            const scalar_t o = sigm(gr[3 * H + j] + pp[2 * H + j] * cv);
+            const scalar_t tv = tanh_poly(cv);
+            gr[j] = i; gr[H + j] = f; gr[2 * H + j] = gg; gr[3 * H + j] = o;
+            c[k] = cv; tc[k] = tv; h[k] = o * tv;
+          }
+        }
+        continue;
+      }
       if (!zone) {
         for (int64_t r = 0; r < b; ++r) {
           scalar_t* gr = g + r * G;
@@ -145,7 +167,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tens
 Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, const Tensor& c0, const Tensor& dout,
                      Tensor dh, Tensor dc, const Tensor& w_hh, const c10::optional<Tensor>& rec,
                      const c10::optional<Tensor>& zh, const c10::optional<Tensor>& zc,
-                     std::vector<int64_t> batch_sizes) {
+                     const c10::optional<Tensor>& peep, std::vector<int64_t> batch_sizes) {
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
   TORCH_CHECK(dh.is_contiguous() && dc.is_contiguous() && dout.is_contiguous(), "lstm_backward: contiguous inputs");
   Tensor dgates = at::zeros({T, B, G}, gates.options());
@@ -153,10 +175,14 @@ Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, c
   const bool zone = zh.has_value();
   Tensor zhc = zone ? zh->contiguous() : Tensor(), zcc = zone ? zc->contiguous() : Tensor();
   Tensor skip = zone ? at::zeros({B, H}, gates.options()) : Tensor();   // Z ⊙ dH_t, straight to H_{t-1}
+  TORCH_CHECK(!(zone && peep.has_value()), "lstm_backward: peepholes with zoneout run the Python loop");
+  const bool has_p = peep.has_value();
+  Tensor pc = has_p ? peep->contiguous() : at::zeros({3 * H}, gates.options());
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_backward", [&] {
     scalar_t* dhp = dh.data_ptr<scalar_t>();
     scalar_t* dcp = dc.data_ptr<scalar_t>();
     scalar_t* skp = zone ? skip.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* pp = pc.data_ptr<scalar_t>();
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t b = rows_at(batch_sizes, t, B);
       const scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
@@ -180,12 +206,14 @@ Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, c
             dc_in -= dc_skip;
             dm -= skp[k];
           }
-          const scalar_t dcv = dc_in + dm * o * (scalar_t(1) - tv * tv);
-          dgr[3 * H + j] = dm * tv * o * (scalar_t(1) - o);
-          dgr[j] = dcv * gg * i * (scalar_t(1) - i);
-          dgr[H + j] = dcv * cp[k] * f * (scalar_t(1) - f);
+          const scalar_t d_o = dm * tv * o * (scalar_t(1) - o);
+          const scalar_t dcv = dc_in + dm * o * (scalar_t(1) - tv * tv) + (has_p ? d_o * pp[2 * H + j] : scalar_t(0));
+          const scalar_t d_i = dcv * gg * i * (scalar_t(1) - i), d_f = dcv * cp[k] * f * (scalar_t(1) - f);
+          dgr[3 * H + j] = d_o;
+          dgr[j] = d_i;
+          dgr[H + j] = d_f;
           dgr[2 * H + j] = dcv * i * (scalar_t(1) - gg * gg);
-          dcp[k] = dcv * f + dc_skip;
+          dcp[k] = dcv * f + dc_skip + (has_p ? d_i * pp[j] + d_f * pp[H + j] : scalar_t(0));
         }
       }
       Tensor dh_b = dh.narrow(0, 0, b);
