@@ -1,5 +1,5 @@
-"""The compiled time loop: the per-step loops of the fused LSTM, GRU, layer-normalised and peephole LSTM
-kernels in C++ (``csrc/loops.cpp``).
+"""The compiled time loop: the per-step loops of the fused LSTM, GRU and their layer-normalised and
+peephole variants in C++ (``csrc/loops.cpp``).
 
 The Python loops of :mod:`rnnkit.cells.lstm` and :mod:`rnnkit.cells.gru` pay a Python-dispatched
 tensor op for each of 6-8 operations per step; at small sizes that, not arithmetic, is the time.
@@ -15,7 +15,8 @@ loops run. ``RNNKIT_COMPILED=0`` turns the compiled loop off; ``RNNKIT_COMPILED=
 only when already built (no compiler at run time).
 
 Used for the LSTM (with recurrent dropout and zoneout; not with ``proj_size``), and with recurrent
-dropout but not zoneout (which keeps the Python loop) for the GRU, LayerNormLSTM and PeepholeLSTM;
+dropout but not zoneout (which keeps the Python loop) for the GRU, LayerNormLSTM, LayerNormGRU and
+PeepholeLSTM;
 float32/float64, CPU.
 """
 

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.backends import compiled
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.layernorm_lstm import EPS, _ln_backward, _stats
@@ -122,6 +123,10 @@ class LayerNormGRUCell(Cell):
         T, B, G = xp.shape
         H = G // 3
         padded = batch_sizes is not None
+        if (noise is None or noise.zoneout is None) and compiled.usable(xp):   # the same loop in C++
+            rec_mask = noise.recurrent if noise is not None else None
+            out, A, Ah = compiled.ops().lngru_forward(xp, h0, w_hh, extra, rec_mask, EPS, batch_sizes or [])
+            return out, (last_valid(out, lengths),), (xp, A, Ah)
         g_h, b = extra[:G], extra[G:]
         w_t = w_hh.t()
         A = new_buffer(xp, (T, B, G), padded)
@@ -160,6 +165,11 @@ class LayerNormGRUCell(Cell):
         g_h = extra[:G]
         zone = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
         rec_mask = noise.recurrent if noise is not None else None
+        if zone is None and compiled.usable(gates):   # the same loop in C++
+            dh = (dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)).contiguous()
+            dxp, dA, dAh = compiled.ops().lngru_backward(gates, A, Ah, out, h0, dout, dh, w_hh, extra, rec_mask, EPS,
+                                                         batch_sizes or [])
+            return dxp, _weight_grad(dA, out, h0, rec_mask), None, (dh,), _gain_grads(dA, dAh, A)
         r, z, n = gates.view(T, B, 3, H).unbind(2)
         h_prev = previous(out, h0)
         # the step-independent factors, for all steps at once
@@ -201,10 +211,21 @@ class LayerNormGRUCell(Cell):
             if rec is not None:
                 d.mul_(rec[t])
             d.add_(sk[t])
-        if rec_mask is not None:
-            h_prev = h_prev * rec_mask
-        dw_hh = dA.reshape(T * B, G).t().mm(h_prev.reshape(T * B, H))
-        a_hat = (A - mean_a).mul_(rstd_a)
-        d_gh = (dAh * a_hat).reshape(-1, G).sum(0)
-        d_b = dAh.reshape(-1, G).sum(0)
-        return dxp, dw_hh, None, (dh,), torch.cat([d_gh, d_b])
+        return dxp, _weight_grad(dA, out, h0, rec_mask), None, (dh,), _gain_grads(dA, dAh, A)
+
+
+def _weight_grad(dA: Tensor, out: Tensor, h0: Tensor, rec_mask: Tensor | None) -> Tensor:
+    """``dW_hh = Σ_t dA_t^T (H_{t-1} ⊙ M)``, one matmul over all steps."""
+    T, B, G = dA.shape
+    h_prev = previous(out, h0)
+    if rec_mask is not None:
+        h_prev = h_prev * rec_mask
+    return dA.reshape(T * B, G).t().mm(h_prev.reshape(T * B, -1))
+
+
+def _gain_grads(dA: Tensor, dAh: Tensor, A: Tensor) -> Tensor:
+    """``d[γ_h b_hh]``: ``Σ dÂ ⊙ (A normalised)``, ``Σ dÂ``."""
+    G = A.shape[-1]
+    mean_a, rstd_a = _stats(A)
+    a_hat = (A - mean_a).mul_(rstd_a)
+    return torch.cat([(dAh * a_hat).reshape(-1, G).sum(0), dAh.reshape(-1, G).sum(0)])

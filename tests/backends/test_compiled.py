@@ -32,7 +32,7 @@ def _run(layer, x, lengths=None):
 @needs_compiler
 @pytest.mark.parametrize("use_lengths", [False, True])
 @pytest.mark.parametrize("recurrent_dropout, zoneout", [(0.0, 0.0), (0.3, 0.0), (0.3, 0.2)])
-@pytest.mark.parametrize("kind", ["LSTM", "GRU", "LayerNormLSTM", "PeepholeLSTM"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "LayerNormLSTM", "PeepholeLSTM", "LayerNormGRU"])
 def test_compiled_and_python_loops_agree(kind, recurrent_dropout, zoneout, use_lengths):
     """float64: the same numbers (1e-12); float32: about as close to the float64 result as the Python loop."""
     assert compiled.load(), "the compiled time loop did not build on a machine with a compiler"
@@ -87,6 +87,10 @@ def test_the_compiled_loop_runs_by_default(monkeypatch):
     ln = rnnkit.LayerNormLSTM(3, 8, batch_first=True, recurrent_dropout=0.2)
     ln(torch.randn(2, 5, 3))[0].sum().backward()
     assert calls == ["lnlstm_forward", "lnlstm_backward"]
+    calls.clear()
+    lngru = rnnkit.LayerNormGRU(3, 8, batch_first=True)
+    lngru(torch.randn(2, 5, 3))[0].sum().backward()
+    assert calls == ["lngru_forward", "lngru_backward"]
     calls.clear()
     peep = rnnkit.PeepholeLSTM(3, 8, batch_first=True)
     peep(torch.randn(2, 5, 3))[0].sum().backward()

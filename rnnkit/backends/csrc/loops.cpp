@@ -464,6 +464,118 @@ std::tuple<Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Te
   return {dgates, dA, dY};
 }
 
+// Layer-normalised GRU (rnnkit/cells/layernorm_gru.py). xp (T, B, 3H): the input side LN(X W_ih^T; γ_x) + b_ih,
+// overwritten with the activated gates [r z n]; extra = [γ_h (3H), b_hh (3H)]. Returns out (T, B, H),
+// A (T, B, 3H) = H_{t-1} W_hh^T and Ah (T, B, 3H) = LN(A; γ_h) + b_hh.
+std::tuple<Tensor, Tensor, Tensor> lngru_forward(Tensor xp, const Tensor& h0, const Tensor& w_hh, const Tensor& extra,
+                                                 const c10::optional<Tensor>& rec, double eps,
+                                                 std::vector<int64_t> batch_sizes) {
+  TORCH_CHECK(xp.is_contiguous() && xp.dim() == 3, "lngru_forward: xp must be a contiguous (T, B, 3H)");
+  const int64_t T = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 3;
+  auto opts = xp.options();
+  Tensor out = at::zeros({T, B, H}, opts), A = at::zeros({T, B, G}, opts), Ah = at::zeros({T, B, G}, opts);
+  Tensor w_t = w_hh.t();
+  Tensor h0c = h0.contiguous(), ex = extra.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "lngru_forward", [&] {
+    const scalar_t* gh = ex.data_ptr<scalar_t>();
+    const scalar_t* bh = gh + G;
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t b = rows_at(batch_sizes, t, B);
+      Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
+      Tensor A_t = A[t].narrow(0, 0, b);
+      at::mm_out(A_t, rec.has_value() ? h_prev * rec->narrow(0, 0, b) : h_prev, w_t);
+      scalar_t* x = xp.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* a = A.data_ptr<scalar_t>() + t * B * G;
+      scalar_t* ah = Ah.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* hpv = h_prev.data_ptr<scalar_t>();
+      scalar_t* h = out.data_ptr<scalar_t>() + t * B * H;
+      for (int64_t r = 0; r < b; ++r) {
+        const scalar_t* ar = a + r * G;
+        scalar_t* ahr = ah + r * G;
+        scalar_t* xr = x + r * G;
+        double m = 0, v = 0;
+        for (int64_t j = 0; j < G; ++j) m += ar[j];
+        m /= G;
+        for (int64_t j = 0; j < G; ++j) v += (ar[j] - m) * (ar[j] - m);
+        const scalar_t ms = scalar_t(m), rs = scalar_t(1.0 / std::sqrt(v / G + eps));
+        for (int64_t j = 0; j < G; ++j) ahr[j] = (ar[j] - ms) * rs * gh[j] + bh[j];
+        for (int64_t j = 0; j < H; ++j) {
+          const scalar_t rv = sigm(xr[j] + ahr[j]), zv = sigm(xr[H + j] + ahr[H + j]);
+          const scalar_t nv = tanh_poly(xr[2 * H + j] + rv * ahr[2 * H + j]);
+          xr[j] = rv; xr[H + j] = zv; xr[2 * H + j] = nv;
+          h[r * H + j] = nv + zv * (hpv[r * H + j] - nv);
+        }
+      }
+    }
+  });
+  return {out, A, Ah};
+}
+
+// Its backward over time. dh (B, H) updated in place to the gradient of h0. Returns dxp (T, B, 3H) (of the
+// input side), dA (of H_{t-1} W_hh^T) and dAh (of LN(A) + b_hh), from which the caller forms dW_hh, dγ_h, db_hh.
+std::tuple<Tensor, Tensor, Tensor> lngru_backward(const Tensor& gates, const Tensor& A, const Tensor& Ah,
+                                                  const Tensor& out, const Tensor& h0, const Tensor& dout, Tensor dh,
+                                                  const Tensor& w_hh, const Tensor& extra,
+                                                  const c10::optional<Tensor>& rec, double eps,
+                                                  std::vector<int64_t> batch_sizes) {
+  const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 3;
+  TORCH_CHECK(dh.is_contiguous() && dout.is_contiguous(), "lngru_backward: contiguous inputs");
+  auto opts = gates.options();
+  Tensor dxp = at::zeros({T, B, G}, opts), dA = at::zeros({T, B, G}, opts), dAh = at::zeros({T, B, G}, opts);
+  Tensor h0c = h0.contiguous(), ex = extra.contiguous();
+  Tensor tmp = at::zeros({B, H}, opts);
+  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lngru_backward", [&] {
+    const scalar_t* gh = ex.data_ptr<scalar_t>();
+    scalar_t* dhv = dh.data_ptr<scalar_t>();
+    scalar_t* tmpv = tmp.data_ptr<scalar_t>();
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t b = rows_at(batch_sizes, t, B);
+      const scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* a = A.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* ah = Ah.data_ptr<scalar_t>() + t * B * G;
+      const scalar_t* hpv = t == 0 ? h0c.data_ptr<scalar_t>() : out.data_ptr<scalar_t>() + (t - 1) * B * H;
+      const scalar_t* dop = dout.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* dx = dxp.data_ptr<scalar_t>() + t * B * G;
+      scalar_t* da = dA.data_ptr<scalar_t>() + t * B * G;
+      scalar_t* dah = dAh.data_ptr<scalar_t>() + t * B * G;
+      for (int64_t r = 0; r < b; ++r) {
+        for (int64_t j = 0; j < H; ++j) {
+          const int64_t k = r * H + j, q = r * G + j;
+          const scalar_t rv = g[q], zv = g[q + H], nv = g[q + 2 * H];
+          const scalar_t d = dhv[k] + dop[k];
+          const scalar_t dn = d * (scalar_t(1) - zv) * (scalar_t(1) - nv * nv);
+          const scalar_t dz = d * (hpv[k] - nv) * zv * (scalar_t(1) - zv);
+          const scalar_t dr = dn * ah[q + 2 * H] * rv * (scalar_t(1) - rv);
+          dx[q] = dr; dx[q + H] = dz; dx[q + 2 * H] = dn;
+          dah[q] = dr; dah[q + H] = dz; dah[q + 2 * H] = dn * rv;
+          tmpv[k] = d * zv;
+        }
+        const scalar_t* ar = a + r * G;
+        const scalar_t* dahr = dah + r * G;
+        double m = 0, v = 0;
+        for (int64_t j = 0; j < G; ++j) m += ar[j];
+        m /= G;
+        for (int64_t j = 0; j < G; ++j) v += (ar[j] - m) * (ar[j] - m);
+        const scalar_t ms = scalar_t(m), rs = scalar_t(1.0 / std::sqrt(v / G + eps));
+        double q1 = 0, q2 = 0;
+        for (int64_t j = 0; j < G; ++j) {
+          const scalar_t u = gh[j] * dahr[j];
+          q1 += u;
+          q2 += u * (ar[j] - ms) * rs;
+        }
+        const scalar_t q1s = scalar_t(q1 / G), q2s = scalar_t(q2 / G);
+        scalar_t* dar = da + r * G;
+        for (int64_t j = 0; j < G; ++j) dar[j] = rs * (gh[j] * dahr[j] - q1s - (ar[j] - ms) * rs * q2s);
+      }
+      Tensor dh_b = dh.narrow(0, 0, b);
+      at::mm_out(dh_b, dA[t].narrow(0, 0, b), w_hh);
+      if (rec.has_value()) dh_b.mul_(rec->narrow(0, 0, b));
+      dh_b.add_(tmp.narrow(0, 0, b));
+    }
+  });
+  return {dxp, dA, dAh};
+}
+
 }  // namespace
 
 TORCH_LIBRARY(rnnkit_loops, m) {
@@ -473,4 +585,6 @@ TORCH_LIBRARY(rnnkit_loops, m) {
   m.def("gru_backward", &gru_backward);
   m.def("lnlstm_forward", &lnlstm_forward);
   m.def("lnlstm_backward", &lnlstm_backward);
+  m.def("lngru_forward", &lngru_forward);
+  m.def("lngru_backward", &lngru_backward);
 }
