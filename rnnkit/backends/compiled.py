@@ -1,11 +1,12 @@
 """The compiled time loop: the per-step loops of the fused LSTM, GRU and their layer-normalised and
 peephole variants in C++ (``csrc/loops.cpp``).
 
-The Python loops of :mod:`rnnkit.cells.lstm` and :mod:`rnnkit.cells.gru` pay a Python-dispatched
-tensor op for each of 6-8 operations per step; at small sizes that, not arithmetic, is the time.
-The C++ loop does one matmul call and one vectorised pass over the gates per step, with the same
-equations, gate order and saved tensors, so the hand-written backward and everything else is
-unchanged. The Python loops stay: they are the fallback and the reference (tests check the two agree).
+The Python loops of the fused kernels (:mod:`rnnkit.cells.lstm`, :mod:`rnnkit.cells.gru`, ...) pay a
+Python-dispatched tensor op for each of 6-8 operations per step; at small sizes that, not arithmetic,
+is the time. The C++ loops, forward and backward, do one matmul call and one vectorised pass over the
+gates per step, with the same equations, gate order and saved tensors; the weight gradients are still
+formed once over all steps in Python. The Python loops stay: they are the fallback and the reference
+(tests check the two agree).
 
 Built once per machine and torch version with the system's C++ compiler (``$CXX``, else ``c++``;
 about 20-40 s), through ``rnnkit build-loops`` or on first use, announced on stderr in both cases,
@@ -16,8 +17,7 @@ only when already built (no compiler at run time).
 
 Used for the LSTM (with recurrent dropout and zoneout; not with ``proj_size``), and with recurrent
 dropout but not zoneout (which keeps the Python loop) for the GRU, LayerNormLSTM, LayerNormGRU and
-PeepholeLSTM;
-float32/float64, CPU.
+PeepholeLSTM; float32/float64, CPU.
 """
 
 from __future__ import annotations
