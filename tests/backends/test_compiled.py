@@ -140,3 +140,17 @@ def test_it_can_be_turned_off_or_limited_to_a_prebuilt_library(tmp_path):
     assert "LOADED False" in off.stdout and "WARNED []" in off.stdout and "compiling" not in off.stderr
     pre = _probe(tmp_path, RNNKIT_COMPILED="prebuilt")
     assert "LOADED False" in pre.stdout and "WARNED []" in pre.stdout and "compiling" not in pre.stderr
+
+
+@needs_compiler
+def test_build_loops_command(tmp_path, monkeypatch, capsys):
+    from rnnkit.cli import main
+
+    assert compiled.load()
+    assert main(["build-loops"]) == 0
+    assert "already built for this machine" in capsys.readouterr().out
+    monkeypatch.setenv("RNNKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    assert main(["build-loops"]) == 2
+    err = capsys.readouterr().err
+    assert "did not build; the Python loop keeps running" in err and "no-such-compiler" in err
