@@ -121,13 +121,12 @@ def build_report(paths: Sequence[str | Path]) -> str:
 def write_report(paths: Sequence[str | Path], out: str | Path | None = None) -> Path:
     """Write the report of ``paths`` to ``out`` (default: ``report.html`` in the first run's directory)."""
     from rnnkit.errors import RnnkitError
-    from rnnkit.outputs import write_atomic
+    from rnnkit.outputs import check_output_path, write_atomic
 
     if not paths:
         raise RnnkitError("give at least one run directory")
     target = Path(out) if out is not None else Path(paths[0]) / REPORT
-    if target.is_dir():
-        raise RnnkitError(f"--out {target} is a directory; give the HTML file to write")
+    check_output_path(target, [], paths, "--out")
     if not target.parent.is_dir():
         raise RnnkitError(f"can't write {target}: {target.parent} is not a directory"
                           + (" (is the run directory right?)" if out is None else ""))
