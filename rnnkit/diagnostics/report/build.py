@@ -89,32 +89,36 @@ def build_report(paths: Sequence[str | Path]) -> str:
     first = runs[0]
     with torch.random.fork_rng():  # sampling in the views never changes the caller's random state
         torch.manual_seed(0)
-        for info in runs:
-            n = notes[str(info.path)]
-            got = _guarded("the config section", lambda info=info: summary.config_section(info), n)
-            if got is not None:
-                if len(runs) > 1:
-                    got = Section(f"config-{len(sections)}", f"Config and data: {info.name}", got.body)
-                sections.append(got)
-        for build in (summary.curves_section, summary.throughput_section):
-            got = _guarded(build.__name__.replace("_", " "), lambda build=build: build(runs), notes[str(first.path)])
-            if got is not None:
-                sections.append(got)
+        # what people look at first: the curves and the task's views; the config and the details after them
+        got = _guarded("the curves", lambda: summary.curves_section(runs), notes[str(first.path)])
+        if got is not None:
+            sections.append(got)
         for i, info in enumerate(runs):
-            n = notes[str(info.path)]
-            for s in task_sections(info, n):
+            for s in task_sections(info, notes[str(info.path)]):
                 if len(runs) > 1:
                     s = Section(f"{s.key}-{i}", f"{s.title}: {info.name}", s.body)
                 sections.append(s)
+        got = _guarded("the throughput", lambda: summary.throughput_section(runs), notes[str(first.path)])
+        if got is not None:
+            sections.append(got)
+        for i, info in enumerate(runs):
+            got = _guarded("the config section", lambda info=info: summary.config_section(info), notes[str(info.path)])
+            if got is not None:
+                if len(runs) > 1:
+                    got = Section(f"config-{i}", f"Config and data: {info.name}", got.body)
+                sections.append(got)
     if not any(s.key.startswith(("samples", "confusion", "entities", "outputs", "series", "speech", "units",
                                  "gradflow")) for s in sections):
-        sections.append(Section("task", "Task views", note("no task views: " + "; ".join(
+        sections.insert(1, Section("task", "Task views", note("no task views: " + "; ".join(
             f"{r.name}: " + ("no usable checkpoint" if r.ckpt is None else f"task {r.task!r} has none")
             for r in runs))))
     sections.append(summary.missing_section(runs, notes))
     title = f"rnnkit report: {', '.join(r.name for r in runs)}"
     tasks = ", ".join(sorted({r.task or "unknown task" for r in runs}))
-    return page(title, sections, f"{tasks}; written {time.strftime('%Y-%m-%d %H:%M:%S')}").replace(
+    lacking = sum(len(r.missing) + len(notes[str(r.path)]) for r in runs)
+    subtitle = f"{tasks}; written {time.strftime('%Y-%m-%d %H:%M:%S')}" + (
+        f"; {lacking} thing{'s' if lacking > 1 else ''} could not be shown (see What is missing)" if lacking else "")
+    return page(title, sections, subtitle).replace(
         "</head>", css() + "</head>", 1)
 
 

@@ -18,7 +18,8 @@ from typing import Any
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1100px;
 padding:1em 1.5em;color:#222;line-height:1.4}
-h1{font-size:1.5em;margin:.2em 0 .6em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+h1{font-size:1.5em;margin:.2em 0 .6em}
+h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 h3{font-size:1.02em;margin:1.1em 0 .3em}
 table{border-collapse:collapse;margin:.4em 0 .8em;font-size:.9em}td,th{border:1px solid #ddd;padding:.2em .5em;
 text-align:left;vertical-align:top}th{background:#f5f5f5}td.num{text-align:right;font-variant-numeric:tabular-nums}

@@ -96,6 +96,7 @@ def curves_section(runs: Sequence[RunInfo]) -> Section:
     if not series:
         return Section("curves", "Loss and metrics", note("no loss was logged (metrics.jsonl is missing or empty)"))
     parts = [line_chart(series, "step", "loss", "loss", chart_id="loss")]
+    small = []
     for i, name in enumerate(_metric_names(runs)[:8]):
         ms = []
         for info in runs:
@@ -104,7 +105,9 @@ def curves_section(runs: Sequence[RunInfo]) -> Section:
                 ms.append(Series(f"{info.name}" if several else f"valid {name}", [p[0] for p in pts],
                                  [p[1] for p in pts], markers=True))
         if ms:
-            parts.append(line_chart(ms, "step", name, f"validation {name}", height=240, chart_id=f"m{i}"))
+            small.append(line_chart(ms, "step", name, f"validation {name}", width=340, height=210, chart_id=f"m{i}"))
+    if small:
+        parts.append('<div class="row">' + "".join(small) + "</div>")
     tests = [(info.name, r) for info in runs for r in info.split("test")]
     if tests:
         keys = list(dict.fromkeys(k for _, r in tests for k, v in r.items() if k not in SKIP and _finite(v)))[:12]
