@@ -88,6 +88,11 @@ def caption_sections(info: RunInfo, notes: list[str]) -> list[Section]:
                                                   "feature columns"), "caption attention")
             out.append(Section("attention", "Attention heatmap", f"<p>{esc(first.name)}: which feature-map position "
                                f"(left to right across the image) each word looked at.</p>" + img))
+        data = cfgmod.build(caption.CaptionDataConfig, conf["data"], "data config", internal=True)
+        x, seqs = caption.CaptionTask(data).valid
+        x, y = x[:FLOW_BATCH], caption.targets(seqs[:FLOW_BATCH])
+        out.append(flow_section(model, lambda: caption.caption_loss(model, x, y)[0],
+                                f"the teacher-forced loss of {len(x)} validation captions (the decoder's layers)"))
     return out
 
 

@@ -27,7 +27,7 @@ EXPECTED = {
     "classify": {"confusion", "errors", "attention", "gradflow"},
     "tag": {"entities", "spans", "gradflow"},
     "translate": {"outputs", "attention", "gradflow"},
-    "caption": {"outputs", "attention"},
+    "caption": {"outputs", "attention", "gradflow"},
     "forecast": {"series", "baselines"},
     "asr": {"speech", "errors", "outputs"},
     "adding": {"gradflow"},
