@@ -3,9 +3,9 @@ units that track named properties of the text (Karpathy, Johnson & Fei-Fei 2015)
 
 Shapes: ``T`` tokens, ``H`` hidden units, ``U`` units ranked (layers x {h, c} x H), ``P`` properties.
 
-The states are recomputed step by step from the layer's weights in torch.nn's layout and gate order
-(LSTM ``i, f, g, o``, GRU ``r, z, n`` with the reset after the matmul, Elman ``tanh``/``relu``), so the
-gates are seen too; a test checks that the top layer's ``h`` equals the model's own output.
+The states are recomputed layer by layer from the weights in torch.nn's layout and gate order (LSTM
+``i, f, g, o``, GRU ``r, z, n``), so every layer and the gates are seen too, not only the top layer's
+output; a test checks them against the model's own output and final states.
 """
 
 from __future__ import annotations
@@ -45,51 +45,61 @@ def cell_kind(rnn: nn.Module) -> str | None:
 
 @torch.no_grad()
 def unroll(rnn: nn.Module, x: Tensor, state: Any = None) -> list[LayerTrace]:
-    """Step ``rnn`` (a unidirectional torch.nn-layout RNN/LSTM/GRU, ``batch_first``) over ``x (1, T, I)``
-    and return each layer's trace. ``state``: the layer's initial state (None: zeros)."""
+    """Every layer's states and gates of ``rnn`` (a unidirectional torch.nn-layout RNN/LSTM/GRU,
+    ``batch_first``) reading ``x (1, T, I)`` from ``state`` (the layer's initial state; None: zeros).
+
+    Each layer's ``h`` comes from torch's own kernel for that one layer (its weights copied into a
+    ``torch.nn`` layer); the gates of all steps then follow at once from ``h_{t-1}``
+    (``x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh``), and an LSTM's ``c`` from ``c_t = f_t c_{t-1} + i_t g_t``:
+    one fast pass per layer instead of a Python loop of matrix products."""
     kind = cell_kind(rnn)
     if kind is None:
         raise ValueError(f"unit traces: can't recompute the steps of a {type(rnn).__name__}")
     if getattr(rnn, "bidirectional", False) or getattr(rnn, "proj_size", 0):
         raise ValueError("unit traces: bidirectional or projected layers are not traced")
-    act = torch.relu if getattr(rnn, "nonlinearity", "tanh") == "relu" else torch.tanh
-    inp = x[0].float()
+    inp = x.float()
     traces = []
     for k in range(rnn.num_layers):
         w_ih, w_hh = getattr(rnn, f"weight_ih_l{k}").float(), getattr(rnn, f"weight_hh_l{k}").float()
         H = w_hh.shape[1]
         b_ih = getattr(rnn, f"bias_ih_l{k}", None)
         b_hh = getattr(rnn, f"bias_hh_l{k}", None)
-        xp = inp @ w_ih.T + (b_ih.float() if b_ih is not None else 0)
-        bh = b_hh.float() if b_hh is not None else torch.zeros(w_hh.shape[0])
-        h = torch.zeros(H) if state is None else _layer_state(state, k, 0)
-        c = torch.zeros(H) if state is None or kind != "lstm" else _layer_state(state, k, 1)
-        hs, cs, gates = [], [], {name: [] for name in ("input", "forget", "output", "reset", "update")}
-        for t in range(xp.shape[0]):
-            hp = h @ w_hh.T + bh
-            if kind == "lstm":
-                gi, gf, gg, go = (xp[t] + hp).chunk(4)
-                i, f, o = torch.sigmoid(gi), torch.sigmoid(gf), torch.sigmoid(go)
-                c = f * c + i * torch.tanh(gg)
-                h = o * torch.tanh(c)
-                gates["input"].append(i)
-                gates["forget"].append(f)
-                gates["output"].append(o)
+        bias = b_ih is not None
+        if kind == "lstm":
+            one: nn.RNNBase = nn.LSTM(w_ih.shape[1], H, 1, bias=bias, batch_first=True)
+        elif kind == "gru":
+            one = nn.GRU(w_ih.shape[1], H, 1, bias=bias, batch_first=True)
+        else:
+            one = nn.RNN(w_ih.shape[1], H, 1, nonlinearity=getattr(rnn, "nonlinearity", "tanh"), bias=bias,
+                         batch_first=True)
+        one.weight_ih_l0.copy_(w_ih)
+        one.weight_hh_l0.copy_(w_hh)
+        if bias:
+            one.bias_ih_l0.copy_(b_ih.float())
+            one.bias_hh_l0.copy_(b_hh.float())
+        h0 = torch.zeros(1, 1, H) if state is None else _layer_state(state, k, 0).view(1, 1, H)
+        c0 = torch.zeros(1, 1, H) if state is None or kind != "lstm" else _layer_state(state, k, 1).view(1, 1, H)
+        out, _ = one(inp, (h0, c0) if kind == "lstm" else h0)
+        h = out[0]                                                   # (T, H)
+        h_prev = torch.cat([h0[0], h[:-1]])                          # (T, H): the state each step reads
+        xp = inp[0] @ w_ih.T + (b_ih.float() if bias else 0)
+        hp = h_prev @ w_hh.T + (b_hh.float() if bias else 0)
+        trace = LayerTrace(h)
+        if kind == "lstm":
+            gi, gf, gg, go = (xp + hp).chunk(4, dim=1)
+            i, f, g = torch.sigmoid(gi), torch.sigmoid(gf), torch.tanh(gg)
+            c, cs = c0[0, 0], []
+            for t in range(h.shape[0]):
+                c = f[t] * c + i[t] * g[t]
                 cs.append(c)
-            elif kind == "gru":
-                xr, xz, xn = xp[t].chunk(3)
-                hr, hz, hn = hp.chunk(3)
-                r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-                n = torch.tanh(xn + r * hn)
-                h = (1 - z) * n + z * h
-                gates["reset"].append(r)
-                gates["update"].append(z)
-            else:
-                h = act(xp[t] + hp)
-            hs.append(h)
-        traces.append(LayerTrace(torch.stack(hs), torch.stack(cs) if cs else None,
-                                 {g: torch.stack(v) for g, v in gates.items() if v}))
-        inp = traces[-1].h
+            trace.c = torch.stack(cs)
+            trace.gates = {"input": i, "forget": f, "output": torch.sigmoid(go)}
+        elif kind == "gru":
+            xr, xz, _ = xp.chunk(3, dim=1)
+            hr, hz, _ = hp.chunk(3, dim=1)
+            trace.gates = {"reset": torch.sigmoid(xr + hr), "update": torch.sigmoid(xz + hz)}
+        traces.append(trace)
+        inp = out
     return traces
 
 
