@@ -18,8 +18,8 @@ from rnnkit.diagnostics.report.run import RunInfo
 from rnnkit.diagnostics.report.textcolor import coloured, scale
 
 TEMPERATURES = (0.5, 0.8, 1.0)
-SAMPLE_LENGTH = 300
-FLOW_STEPS, FLOW_BATCH = 100, 16
+SAMPLE_LENGTH = 200
+FLOW_STEPS, FLOW_BATCH = 100, 8
 
 
 def passage(info: RunInfo, vocab: Any, notes: list[str]) -> tuple[torch.Tensor | None, str]:
