@@ -18,7 +18,7 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _file_size(value: Any, base: Path) -> str | None:
+def _file_size(value: Any) -> str | None:
     if not isinstance(value, str) or not value or len(value) > 500:
         return None
     p = Path(value)
@@ -58,7 +58,7 @@ def config_section(info: RunInfo) -> Section:
     parts.append(table(["", ""], facts))
     data = info.config.get("data")
     if isinstance(data, dict):
-        files = [(k, v, _file_size(v, info.path)) for k, v in data.items() if _file_size(v, info.path)]
+        files = [(k, v, _file_size(v)) for k, v in data.items() if _file_size(v)]
         if files:
             parts.append("<h3>data</h3>" + table(["option", "file", "size"], files))
     boxes = []
