@@ -713,7 +713,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             lags = [int(v) for v in args.lags.split(",") if v.strip()]
         except ValueError:
             raise RnnkitError(f"--lags: expected a comma list of integers, got {args.lags!r}") from None
-        report.adding_report(Path(args.out or "runs/report-adding"), lags, [c.strip() for c in args.cells.split(",") if c.strip()],
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        report.adding_report(Path(args.out or "runs/report-adding"), lags, cells,
                              args.max_time, args.max_steps, args.hidden_size, args.lr, args.batch_size,
                              args.eval_every, args.stop_below, args.figure_lag or None, args.seed,
                              not args.no_progress)
