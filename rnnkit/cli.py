@@ -56,6 +56,9 @@ def _wanted(argv: Sequence[str] | None) -> Callable[..., bool]:
     return lambda *names: list(names) == words[:len(names)]
 
 
+_REPORT_DEFAULTS: dict[str, Any] = {}  # the defaults of rnnkit report's flags (see _only_adding_flags)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The ``rnnkit`` parser; with ``argv``, only the command it names gets its flags (see :func:`_wanted`)."""
     from rnnkit import __version__
@@ -356,14 +359,23 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     g.add_argument("--hidden-size", type=int, default=128, help="--fresh models: hidden units (default: 128)")
     g.add_argument("--out", default="gradflow.png", help="PNG to write (default: gradflow.png)")
 
-    r = sub.add_parser("report", help="train Elman, LSTM and GRU on the adding problem; table and gradient figure",
-                       description="Train each cell on the adding problem at each lag with the same budget, then "
-                                   "write report.md (steps until validation MSE < 0.01, test MSE), report.json and "
-                                   "gradflow.png (the cells at initialisation and trained) to --out. Finished runs "
-                                   "in --out are reused: an interrupted report continues, and a larger --max-time "
-                                   "extends the runs that stopped at the old one.")
-    r.add_argument("problem", choices=("adding",), help="the benchmark (adding)")
-    r.add_argument("--lags", default="50,100,200", help="comma list of lags T (default: 50,100,200)")
+    r = sub.add_parser("report", help="RUN/report.html: a run's curves, samples, errors and what its units track; "
+                                      "or the adding-problem benchmark (report adding)",
+                       description="rnnkit report RUN [RUN...]: write one self-contained HTML page (no network: "
+                                   "inline SVG, images and script) to the first RUN's report.html (or --out FILE): "
+                                   "config and data, loss and metric curves (several runs on one chart), throughput, "
+                                   "the task's own views (language models: samples, per-token loss, hidden units "
+                                   "against named properties of the text, gate saturation; classification: confusion "
+                                   "matrix, per-class precision/recall, confident errors, attention weights; tagging: "
+                                   "per-type scores, gold and predicted spans; translation and captioning: outputs "
+                                   "beside references, attention; forecasting: series, forecasts, baselines; speech: "
+                                   "alignment) and the gradient flow through time. Whatever a run lacks is listed, "
+                                   "not fatal. rnnkit report adding: train Elman, LSTM and GRU on the adding problem "
+                                   "at each lag with the same budget, then write report.md (steps until validation "
+                                   "MSE < 0.01, test MSE), report.json and gradflow.png to --out; finished runs in "
+                                   "--out are reused.")
+    r.add_argument("targets", nargs="+", metavar="RUN", help="run directories, or the word adding (the benchmark)")
+    r.add_argument("--lags", default="50,100,200", help="adding: comma list of lags T (default: 50,100,200)")
     r.add_argument("--cells", default="rnn,lstm,gru", help="comma list of cells (default: rnn,lstm,gru)")
     r.add_argument("--max-time", type=float, default=300.0, help="seconds of training per run (default: 300)")
     r.add_argument("--max-steps", type=int, default=0, help="optimizer steps per run (default: 0, no limit)")
@@ -375,8 +387,22 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                    help="stop a run once its validation MSE is below this (default: 0.001)")
     r.add_argument("--figure-lag", type=int, default=0, help="lag of the gradient figure (default: the largest)")
     r.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    r.add_argument("--out", default="runs/report-adding", help="report directory (default: runs/report-adding)")
+    r.add_argument("--out", default=None, help="RUN reports: the HTML file (default: RUN/report.html); adding: the "
+                   "report directory (default: runs/report-adding)")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _REPORT_DEFAULTS.update({a.dest: a.default for a in r._actions})
+
+    ins = sub.add_parser("inspect", help="what a language model's hidden units track over any text, as HTML",
+                         description="Read a text file with a trained lm run (best.pt, else last.pt) and write an "
+                                     "HTML page: its units (h and c of every layer) ranked by how well they track "
+                                     "named properties of the text (inside quotes or parentheses, position in "
+                                     "line, after a line break, indentation depth, all-caps lines), the best "
+                                     "coloured over the text with their correlation, and the saturation of the "
+                                     "gates per layer (Karpathy et al. 2015).")
+    ins.add_argument("run", help="run directory or checkpoint file (an lm run)")
+    ins.add_argument("--text", required=True, metavar="FILE", help="the text to read (UTF-8)")
+    ins.add_argument("--out", default=None, metavar="FILE",
+                     help="HTML file to write (default: inspect.html in the run directory)")
 
     d = sub.add_parser("demo", help="train a character LSTM on Python's own help texts (about 2 minutes)",
                        description="The main job: a character-level LSTM trained on the help() topics "
@@ -568,6 +594,76 @@ def _transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> Any:
+    """Train the task ``args`` names; returns the run directory."""
+    if args.task == "lm":
+        from rnnkit.tasks import lm
+
+        run_dir, configs, resume = lm.resolve_configs(args)
+        lm.train(run_dir, configs, resume=resume)
+        return run_dir
+    if args.task == "classify":
+        from rnnkit.tasks import classify, options
+
+        run_dir, configs, resume = options.resolve_configs(args, "classify", classify.sections())
+        classify.train(run_dir, configs, resume=resume)
+        return run_dir
+    if args.task == "tag":
+        from rnnkit.tasks import tag
+
+        run_dir, configs, resume = tag.resolve_configs(args)
+        tag.train(run_dir, configs, resume=resume)
+        return run_dir
+    if args.task == "translate":
+        from rnnkit.tasks import options, translate
+
+        run_dir, configs, resume = options.resolve_configs(args, translate.TASK, translate.sections())
+        translate.train(run_dir, configs, resume=resume)
+        return run_dir
+    if args.task == "caption":
+        from rnnkit.tasks import caption, options
+
+        run_dir, configs, resume = options.resolve_configs(args, caption.TASK, caption.sections())
+        caption.train(run_dir, configs, resume=resume)
+        return run_dir
+    if args.task == "asr":
+        from rnnkit.tasks import asr, options
+
+        run_dir, configs, resume = options.resolve_configs(args, asr.TASK, asr.sections())
+        asr.train(run_dir, configs, resume=resume)
+        return run_dir
+    if args.task == "forecast":
+        from rnnkit.tasks import forecast, options
+
+        run_dir, configs, resume = options.resolve_configs(args, forecast.TASK, forecast.sections())
+        forecast.train(run_dir, configs, resume=resume)
+        return run_dir
+    from rnnkit.tasks import memory, options
+
+    run_dir, configs, resume = options.resolve_configs(args, args.task, memory.sections(args.task))
+    memory.train(args.task, run_dir, configs, resume=resume)
+    return run_dir
+
+
+ADDING_ONLY = ("lags", "cells", "max_time", "max_steps", "hidden_size", "lr", "batch_size", "eval_every",
+               "stop_below", "figure_lag", "seed", "no_progress")
+
+
+def _is_adding(targets: list[str]) -> bool:
+    """``rnnkit report adding``: the benchmark, unless a run directory of that name exists."""
+    from pathlib import Path
+
+    return targets[0] == "adding" and not Path("adding").is_dir()
+
+
+def _only_adding_flags(args: argparse.Namespace) -> None:
+    """Refuse the benchmark's flags on a report of runs (they would be silently ignored)."""
+    given = [n for n in ADDING_ONLY if getattr(args, n) != _REPORT_DEFAULTS.get(n)]
+    if given:
+        raise RnnkitError(f"{', '.join('--' + n.replace('_', '-') for n in given)}: options of rnnkit report adding, "
+                          f"not of a report of runs")
+
+
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "bench":
         return _bench(parser, args)
@@ -576,52 +672,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "train":
         if args.task is None:
             parser.parse_args(["train", "--help"])
-        if args.task == "lm":
-            from rnnkit.tasks import lm
+        run_dir = _train(args)
+        from rnnkit.diagnostics.report import report_after_training
 
-            run_dir, configs, resume = lm.resolve_configs(args)
-            lm.train(run_dir, configs, resume=resume)
-            return 0
-        if args.task == "classify":
-            from rnnkit.tasks import classify, options
-
-            run_dir, configs, resume = options.resolve_configs(args, "classify", classify.sections())
-            classify.train(run_dir, configs, resume=resume)
-            return 0
-        if args.task == "tag":
-            from rnnkit.tasks import tag
-
-            run_dir, configs, resume = tag.resolve_configs(args)
-            tag.train(run_dir, configs, resume=resume)
-            return 0
-        if args.task == "translate":
-            from rnnkit.tasks import options, translate
-
-            run_dir, configs, resume = options.resolve_configs(args, translate.TASK, translate.sections())
-            translate.train(run_dir, configs, resume=resume)
-            return 0
-        if args.task == "caption":
-            from rnnkit.tasks import caption, options
-
-            run_dir, configs, resume = options.resolve_configs(args, caption.TASK, caption.sections())
-            caption.train(run_dir, configs, resume=resume)
-            return 0
-        if args.task == "asr":
-            from rnnkit.tasks import asr, options
-
-            run_dir, configs, resume = options.resolve_configs(args, asr.TASK, asr.sections())
-            asr.train(run_dir, configs, resume=resume)
-            return 0
-        if args.task == "forecast":
-            from rnnkit.tasks import forecast, options
-
-            run_dir, configs, resume = options.resolve_configs(args, forecast.TASK, forecast.sections())
-            forecast.train(run_dir, configs, resume=resume)
-            return 0
-        from rnnkit.tasks import memory, options
-
-        run_dir, configs, resume = options.resolve_configs(args, args.task, memory.sections(args.task))
-        memory.train(args.task, run_dir, configs, resume=resume)
+        report_after_training(run_dir)  # a failure is a warning: the run is complete either way
         return 0
     if args.command == "sample":
         return _sample(args)
@@ -649,16 +703,30 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         report.gradflow_command(args.runs, [c.strip() for c in args.fresh.split(",") if c.strip()], args.lag,
                                 args.hidden_size, args.out)
         return 0
+    if args.command == "inspect":
+        from rnnkit.diagnostics.report.inspect import inspect_command
+
+        print(f"wrote {inspect_command(args.run, args.text, args.out)}")
+        return 0
     if args.command == "report":
         from pathlib import Path
 
         from rnnkit.tasks import report
 
+        if not _is_adding(args.targets):
+            from rnnkit.diagnostics.report import write_report
+
+            _only_adding_flags(args)
+            print(f"wrote {write_report(args.targets, args.out)}")
+            return 0
+        if len(args.targets) > 1:
+            raise RnnkitError("report adding takes no run directories; run rnnkit report RUN [RUN...] for those")
         try:
             lags = [int(v) for v in args.lags.split(",") if v.strip()]
         except ValueError:
             raise RnnkitError(f"--lags: expected a comma list of integers, got {args.lags!r}") from None
-        report.adding_report(Path(args.out), lags, [c.strip() for c in args.cells.split(",") if c.strip()],
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        report.adding_report(Path(args.out or "runs/report-adding"), lags, cells,
                              args.max_time, args.max_steps, args.hidden_size, args.lr, args.batch_size,
                              args.eval_every, args.stop_below, args.figure_lag or None, args.seed,
                              not args.no_progress)

@@ -36,7 +36,9 @@ def default_run_dir(task: str) -> Path:
 LOCK = ".lock"
 # what a run writes before its first checkpoint: a directory holding only these (and temporary files
 # of killed writes) never got far enough to resume, and a new run may start there again
-UNSTARTED = {"config.json", ".config.json.tmp", "metrics.jsonl", "metrics.csv", "curves.png", "corpus.txt", LOCK}
+# (report.html: rnnkit report of such a run says what it lacks)
+UNSTARTED = {"config.json", ".config.json.tmp", "metrics.jsonl", "metrics.csv", "curves.png", "corpus.txt",
+             "report.html", LOCK}
 
 
 def _pid_alive(pid: int) -> bool:
