@@ -2,8 +2,10 @@
 
 After a pitch only durations that fit in what is left of the bar; a full bar must be closed with
 ``|``; ``|`` in a bar that is not full only in the first bar (a pickup); the tune ends only after a
-bar line, so its last bar is full too. With ``bars`` the tune has exactly that many bars after the
-pickup. The constraint only masks: the model (or n-gram) chooses among the allowed tokens.
+bar line, so its last bar is full too. With ``bars`` the tune has exactly that many full bars (a
+pickup not counted). The constraint only masks: the model (or the n-gram) chooses among the allowed
+tokens. One :class:`BarConstraint` follows one piece; it reads the tokens it has not seen yet, so a
+piece of T tokens costs O(T).
 """
 
 from __future__ import annotations
@@ -16,55 +18,71 @@ from torch import Tensor
 from rnnkit.music import folk
 
 
-class BarConstraint:
-    """``allowed(tokens so far) -> bool mask (V,)`` for folk tokens in ``vocab`` (a token list)."""
+class BarMasks:
+    """The masks every :class:`BarConstraint` over one token list shares."""
 
-    def __init__(self, tokens: list[str], bar_length: Fraction, bars: int = 0) -> None:
-        self.bar_length, self.bars = bar_length, bars
+    def __init__(self, tokens: list[str]) -> None:
         V = len(tokens)
-        self.pitches = torch.tensor([folk.is_pitch(t) for t in tokens])
-        self.durations = [(i, folk.token_duration(t)) for i, t in enumerate(tokens) if folk.is_duration(t)]
         self.tokens = tokens
+        self.pitches = torch.tensor([folk.is_pitch(t) for t in tokens], dtype=torch.bool)
+        self.durations = [(i, folk.token_duration(t)) for i, t in enumerate(tokens) if folk.is_duration(t)]
         self.bar = torch.zeros(V, dtype=torch.bool)
         self.bar[tokens.index(folk.BAR)] = True
         self.eos = torch.zeros(V, dtype=torch.bool)
         self.eos[tokens.index(folk.EOS)] = True
+        self._fit: dict[Fraction, Tensor] = {}
 
-    def state(self, ids: list[int]) -> tuple[Fraction, int, bool, bool]:
-        """``(position in the bar, bars closed, a pickup was written, a duration is due)`` after ``ids``."""
-        pos, closed, pickup, due = Fraction(0), 0, False, False
-        for i in ids:
-            t = self.tokens[i]
+    def durations_within(self, room: Fraction) -> Tensor:
+        got = self._fit.get(room)
+        if got is None:
+            got = torch.zeros(len(self.tokens), dtype=torch.bool)
+            for i, d in self.durations:
+                if d <= room:
+                    got[i] = True
+            self._fit[room] = got
+        return got
+
+
+class BarConstraint:
+    """``allowed(ids so far) -> bool mask (V,)`` for one folk piece in bars of ``bar_length`` quarter notes."""
+
+    def __init__(self, masks: BarMasks, bar_length: Fraction, bars: int = 0) -> None:
+        self.m, self.bar_length, self.bars = masks, bar_length, bars
+        self.seen = 0
+        self.pos, self.closed, self.pickup, self.due = Fraction(0), 0, False, False
+
+    def _read(self, ids: list[int]) -> None:
+        if len(ids) < self.seen:
+            raise ValueError("BarConstraint follows one piece: the tokens may only grow")
+        for i in ids[self.seen:]:
+            t = self.m.tokens[i]
             if t == folk.BAR:
-                if closed == 0 and pos < self.bar_length:
-                    pickup = True
+                if self.closed == 0 and not self.pickup and self.pos < self.bar_length:
+                    self.pickup = True
                 else:
-                    closed += 1
-                pos = Fraction(0)
+                    self.closed += 1
+                self.pos = Fraction(0)
             elif folk.is_pitch(t):
-                due = True
+                self.due = True
             elif folk.is_duration(t):
-                pos += folk.token_duration(t)
-                due = False
-        return pos, closed, pickup, due
+                self.pos += folk.token_duration(t)
+                self.due = False
+        self.seen = len(ids)
 
     def allowed(self, ids: list[int]) -> Tensor:
-        pos, closed, pickup, due = self.state(ids)
-        if due:
-            mask = torch.zeros(len(self.tokens), dtype=torch.bool)
-            for i, d in self.durations:
-                if pos + d <= self.bar_length:
-                    mask[i] = True
-            return mask
-        if pos == self.bar_length:
-            return self.bar.clone()
-        if pos == 0:
-            first = closed == 0 and not pickup and not ids
-            can_end = closed >= max(1, self.bars) and not first
-            if self.bars and closed >= self.bars:
-                return self.eos.clone()
-            return self.pitches | self.eos if can_end else self.pitches.clone()
-        mask = self.pitches.clone()
-        if closed == 0 and not pickup:  # the first bar may be a pickup
-            mask |= self.bar
-        return mask
+        self._read(ids)
+        m = self.m
+        if self.due:
+            fit = m.durations_within(self.bar_length - self.pos)
+            # nothing fits (a triplet left a gap no duration token fills): any duration, and the bar fails
+            return fit if bool(fit.any()) else m.durations_within(Fraction(10**6))
+        if self.pos == self.bar_length:
+            return m.bar
+        if self.pos == 0:
+            if self.bars and self.closed >= self.bars:
+                return m.eos
+            can_end = self.closed >= max(1, self.bars)
+            return m.pitches | m.eos if can_end else m.pitches
+        if self.closed == 0 and not self.pickup:  # the first bar may be a pickup
+            return m.pitches | m.bar
+        return m.pitches
