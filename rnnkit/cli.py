@@ -237,6 +237,29 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
         add_flags(s, SampleConfig, "sampling options")
 
+    cm = sub.add_parser("compose", help="compose a folk tune or a chorale with a trained music run",
+                        description="Compose one piece with a music run's best.pt (else last.pt), from one input: "
+                                    "the key and metre (the condition that sets the recurrent state). Writes "
+                                    "OUT.abc (folk runs), OUT.musicxml, OUT.mid, OUT.wav (rendered by a small "
+                                    "additive synthesiser, no system synthesizer needed) and OUT.png (a piano roll).")
+    cm.add_argument("run", help="run directory or checkpoint file")
+    cm.add_argument("--key", default="C major", help="tonic and mode: 'D major', 'E minor', 'A dorian', 'Gmix' "
+                    "(default: C major)")
+    cm.add_argument("--metre", default=None, help="time signature, e.g. 6/8 (default: 4/4 if the run knows it)")
+    cm.add_argument("--bars", type=int, default=16, help="bars to compose (default: 16)")
+    cm.add_argument("--out", default="tune", help="path stem of the files (default: tune -> tune.abc, ...)")
+    cm.add_argument("--seed", type=int, default=None, help="seed for a reproducible piece")
+    cm.add_argument("--constraint", action=argparse.BooleanOptionalAction, default=True,
+                    help="folk: keep every bar full (durations must add up to the metre; default: on)")
+    cm.add_argument("--tempo", type=float, default=120.0, help="quarter notes per minute in the WAV (default: 120)")
+    cm.add_argument("--title", default="", help="title written into the files")
+    cm.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    cm.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    if want("compose"):
+        from rnnkit.models.sampling import SampleConfig
+
+        add_flags(cm, SampleConfig, "sampling options (default: the run's)")
+
     e = sub.add_parser("evaluate", help="score a run on a file: lm, classify, tag, translate, caption, forecast, "
                                         "asr runs",
                        description="Score a file with a trained run (best.pt, else last.pt), read as its training "
@@ -423,6 +446,30 @@ def _sample(args: argparse.Namespace) -> int:
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")
+    return 0
+
+
+def _compose(args: argparse.Namespace) -> int:
+    import json
+
+    from rnnkit.config import build, given_flags
+    from rnnkit.models.sampling import SampleConfig
+    from rnnkit.tasks import music, runs
+
+    saved = runs.load_checkpoint(args.run, music.TASK)[1].get("config", {}).get("sample", {})
+    try:
+        sample = build(SampleConfig, {**saved, **given_flags(args, SampleConfig)}, "sampling options",
+                       flagged=given_flags(args, SampleConfig))
+    except ValueError as e:
+        raise RnnkitError(f"sampling options: {e}") from None
+    res = music.compose(args.run, args.key, args.metre, args.bars, args.out, sample, args.seed, args.constraint,
+                        args.tempo, args.device, args.title)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(f"{res['kind']} piece in {res['key']}, {res['metre']}, {res['bars']} bars ({res['tokens']} tokens):")
+        for path in res["files"].values():
+            print(f"  {path}")
     return 0
 
 
@@ -643,6 +690,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "compose":
+        return _compose(args)
     if args.command == "predict":
         return _predict(args)
     if args.command == "export":

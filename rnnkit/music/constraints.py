@@ -49,7 +49,8 @@ class BarConstraint:
     def __init__(self, masks: BarMasks, bar_length: Fraction, bars: int = 0) -> None:
         self.m, self.bar_length, self.bars = masks, bar_length, bars
         self.seen = 0
-        self.pos, self.closed, self.pickup, self.due = Fraction(0), 0, False, False
+        self.pos, self.closed, self.due, self.ended = Fraction(0), 0, False, False
+        self.pickup: Fraction | None = None  # the length of a pickup first bar
 
     def _read(self, ids: list[int]) -> None:
         if len(ids) < self.seen:
@@ -57,10 +58,11 @@ class BarConstraint:
         for i in ids[self.seen:]:
             t = self.m.tokens[i]
             if t == folk.BAR:
-                if self.closed == 0 and not self.pickup and self.pos < self.bar_length:
-                    self.pickup = True
+                if self.closed == 0 and self.pickup is None and self.pos < self.bar_length:
+                    self.pickup = self.pos
                 else:
                     self.closed += 1
+                    self.ended = self.pos < self.bar_length  # the short last bar that completes the pickup
                 self.pos = Fraction(0)
             elif folk.is_pitch(t):
                 self.due = True
@@ -69,20 +71,30 @@ class BarConstraint:
                 self.due = False
         self.seen = len(ids)
 
+    def _limit(self) -> Fraction:
+        """The length the current bar must have: a full bar, or with ``bars`` and a pickup, the last bar's
+        complement of the pickup."""
+        if self.bars and self.pickup is not None and self.closed == self.bars - 1:
+            return self.bar_length - self.pickup
+        return self.bar_length
+
     def allowed(self, ids: list[int]) -> Tensor:
         self._read(ids)
         m = self.m
+        if self.ended or (self.bars and self.closed >= self.bars and self.pos == 0 and not self.due):
+            return m.eos
+        limit = self._limit()
         if self.due:
-            fit = m.durations_within(self.bar_length - self.pos)
+            fit = m.durations_within(limit - self.pos)
             # nothing fits (a triplet left a gap no duration token fills): any duration, and the bar fails
             return fit if bool(fit.any()) else m.durations_within(Fraction(10**6))
-        if self.pos == self.bar_length:
+        if self.pos >= limit:
             return m.bar
         if self.pos == 0:
-            if self.bars and self.closed >= self.bars:
-                return m.eos
-            can_end = self.closed >= max(1, self.bars)
+            can_end = self.closed >= 1 and not self.bars
             return m.pitches | m.eos if can_end else m.pitches
-        if self.closed == 0 and not self.pickup:  # the first bar may be a pickup
+        if self.closed == 0 and self.pickup is None:  # the first bar may be a pickup
             return m.pitches | m.bar
+        if not self.bars and self.pickup is not None and self.closed >= 1 and self.pos == self.bar_length - self.pickup:
+            return m.pitches | m.bar  # a last bar that completes the pickup
         return m.pitches

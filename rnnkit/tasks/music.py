@@ -249,3 +249,88 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[MusicModel, Any, dic
 
 def add_train_flags(p: Any) -> None:
     options.add_train_flags(p, SECTIONS, TASK)
+
+
+# -- composing -------------------------------------------------------------------------
+def compose(run: str | Path, key: str, metre: str | None, bars: int, out: str | Path, sample: SampleConfig,
+            seed: int | None = None, constrain: bool = True, tempo: float = 120.0, device: str = "cpu",
+            title: str = "") -> dict[str, Any]:
+    """Compose one piece with ``run`` in ``key`` and ``metre``, ``bars`` bars long, and write it as
+    ``OUT.abc`` (folk), ``OUT.musicxml``, ``OUT.mid``, ``OUT.wav`` and ``OUT.png``. Returns
+    ``{"files": {...}, "tokens": n, "bars": n, ...}``."""
+    from rnnkit.music import chorale as chorale_mod
+    from rnnkit.music import folk, pianoroll, synth, write
+    from rnnkit.music.constraints import BarConstraint, BarMasks
+    from rnnkit.music.tune import metre_length, normal_metre, parse_key, shift_to_c
+    from rnnkit.outputs import check_output_path
+
+    if bars < 1:
+        raise RnnkitError(f"--bars must be >= 1, got {bars}")
+    if not 0 < tempo <= 1000:
+        raise RnnkitError(f"--tempo must be in (0, 1000] quarter notes per minute, got {tempo}")
+    tonic, mode = parse_key(key)
+    model, vocab, conf, path = load_run(run, device)
+    kind, transpose = conf.get("kind", "folk"), conf["data"]["transpose"]
+    if metre is None:
+        metre = "4/4" if "4/4" in vocab.metres else vocab.metres[0]
+    try:
+        metre = normal_metre(metre)
+    except RnnkitError as e:
+        raise RnnkitError(f"--metre: {e}") from None
+    if metre not in vocab.metres:
+        raise RnnkitError(f"--metre {metre}: {path} was trained on the metres {', '.join(vocab.metres)}")
+    if mode not in vocab.modes:
+        raise RnnkitError(f"--key {key!r}: {path} was trained on the modes {', '.join(vocab.modes)}, not {mode}")
+    cond_tonic = "C" if transpose else tonic
+    if cond_tonic not in vocab.tonics:
+        raise RnnkitError(f"--key {key!r}: {path} was trained on the tonics {', '.join(vocab.tonics)}, not {tonic}")
+    shift = -shift_to_c(tonic) if transpose else 0
+    cond = (metre, mode, cond_tonic)
+    stem = Path(out)
+    suffixes = (".abc", ".musicxml", ".mid", ".wav", ".png") if kind == "folk" else (".musicxml", ".mid", ".wav",
+                                                                                     ".png")
+    files = {s[1:]: check_output_path(stem.with_name(stem.name + s), [path], [path.parent], "--out")
+             for s in suffixes}
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    cond_ids = vocab.condition_ids(cond).unsqueeze(0)
+    full = metre_length(metre)
+    if kind == "folk":
+        allowed = None
+        if constrain:
+            con = BarConstraint(BarMasks(vocab.tokens), full, bars)
+
+            def allowed(b: int, ids: list[int]) -> Tensor:
+                return con.allowed(ids)
+
+        max_len = int(bars * full * 8 + 64)  # room for 32nd notes: a bar of 4/4 is 16 of them, 2 tokens each
+        ids = model.sample(cond_ids, vocab.bos, vocab.eos, max_len, sample, gen, allowed, (vocab.bos, vocab.unk))[0]
+        tune = folk.decode([vocab.tokens[i] for i in ids], *cond)
+        if not constrain:
+            tune.bars = tune.bars[: bars + 1]
+        if not tune.bars:
+            raise RnnkitError("the model wrote no notes; try another --seed or a higher --temperature")
+        tune = tune.transposed(shift, tonic)
+        text = write.abc_text(tune, title or f"{Path(stem).name} ({tonic} {mode}, {metre})")
+        files["abc"].write_text(text, encoding="utf-8")
+        score = write.parse_abc(text)
+        n_bars = len(tune.bars)
+    else:
+        frames_per_bar = int(full / chorale_mod.FRAME)
+        max_len = bars * frames_per_bar * 5 + 16
+        ids = model.sample(cond_ids, vocab.bos, vocab.eos, max_len, sample, gen, None, (vocab.bos, vocab.unk))[0]
+        ch = chorale_mod.decode([vocab.tokens[i] for i in ids], *cond)
+        starts = [i for i, f in enumerate(ch.frames) if f.bar and i]
+        if len(starts) >= bars:
+            ch.frames = ch.frames[: starts[bars - 1]]
+        if len(ch.frames) < 1:
+            raise RnnkitError("the model wrote no frames; try another --seed or a higher --temperature")
+        ch = ch.transposed(shift, tonic)
+        score = chorale_mod.to_score(ch)
+        n_bars = sum(f.bar for f in ch.frames)
+    write.write_score(score, files["musicxml"], "musicxml")
+    write.write_score(score, files["mid"], "midi")
+    synth.write_wav(files["wav"], synth.render(synth.events_of_score(score, tempo)))
+    pianoroll.draw(score, files["png"], title or f"{stem.name}: {tonic} {mode}, {metre}")
+    return {"checkpoint": str(path), "kind": kind, "key": f"{tonic} {mode}", "metre": metre, "bars": n_bars,
+            "tokens": len(ids), "files": {k: str(v) for k, v in files.items()}}
