@@ -122,7 +122,7 @@ def _tune(tokens: list, where: str) -> Tune:
             name = note.pitchName
             if not name:
                 continue
-            plain = re.sub(r"[#\-]+", "", name)
+            plain = name[0] + re.sub(r"\D", "", name)  # "C#5", "Cn5" (natural), "C5" -> "C5"
             if _ACC.match(note.src.lstrip("(.~HLMOPSTuv!+")):
                 held[plain] = name
             else:

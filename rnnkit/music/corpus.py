@@ -36,7 +36,7 @@ from rnnkit.music import folk
 from rnnkit.music.abc import read_abc
 from rnnkit.music.tune import Tune, bar_sum, normal_metre, parse_key
 
-READER_VERSION = 1
+READER_VERSION = 2
 BUILTIN = {"folk": ("oneills1850", "ryansMammoth"), "essen": ("essenFolksong",), "chorales": ("bach",)}
 SUFFIXES = {".abc", ".mid", ".midi", ".musicxml", ".mxl", ".xml"}
 
