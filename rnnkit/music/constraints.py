@@ -32,12 +32,27 @@ class BarMasks:
         self.eos[tokens.index(folk.EOS)] = True
         self._fit: dict[Fraction, Tensor] = {}
 
+        self._fillable: dict[Fraction, bool] = {Fraction(0): True}
+        self.any_duration = torch.zeros(V, dtype=torch.bool)
+        self.any_duration[[i for i, _ in self.durations]] = True
+
+    def fillable(self, room: Fraction) -> bool:
+        """Whether some sum of the duration tokens is exactly ``room``."""
+        got = self._fillable.get(room)
+        if got is None:
+            self._fillable[room] = False  # while deciding (durations are > 0, so no cycle)
+            got = any(d <= room and self.fillable(room - d) for _, d in self.durations)
+            self._fillable[room] = got
+        return got
+
     def durations_within(self, room: Fraction) -> Tensor:
+        """The durations that leave a rest of the bar the other durations can still fill exactly (a triplet
+        eighth is allowed only where the triplet can be completed)."""
         got = self._fit.get(room)
         if got is None:
             got = torch.zeros(len(self.tokens), dtype=torch.bool)
             for i, d in self.durations:
-                if d <= room:
+                if d <= room and self.fillable(room - d):
                     got[i] = True
             self._fit[room] = got
         return got
@@ -86,8 +101,8 @@ class BarConstraint:
         limit = self._limit()
         if self.due:
             fit = m.durations_within(limit - self.pos)
-            # nothing fits (a triplet left a gap no duration token fills): any duration, and the bar fails
-            return fit if bool(fit.any()) else m.durations_within(Fraction(10**6))
+            # nothing fits (tokens written without the constraint before): any duration, and the bar fails
+            return fit if bool(fit.any()) else m.any_duration
         if self.pos >= limit:
             return m.bar
         if self.pos == 0:
