@@ -280,7 +280,7 @@ def evaluate(model: Any, vocab: Any, kind: str, splits: dict[str, list[Piece]], 
         "nll_reduction": 1 - rnn_nll / scores[best]["test"],
     }
     say(f"network {rnn_nll:.4f} vs n-gram (order {best}) {scores[best]['test']:.4f} nats/token: "
-        f"{result['nll_reduction']:.1%} lower")
+        f"{_lower(result['nll_reduction'])}")
     n = data.eval_samples
     if n > 0 and test:
         conds = [test[i % len(test)].condition for i in range(n)]
@@ -311,3 +311,20 @@ def evaluate(model: Any, vocab: Any, kind: str, splits: dict[str, list[Piece]], 
     result["seconds"] = round(time.time() - t0, 1)
     return result
 
+
+
+def summary_lines(res: dict[str, Any]) -> list[str]:
+    """The evaluation as lines of text (``rnnkit evaluate`` without ``--json``)."""
+    ng = res["ngram"]
+    lines = [f"test: {res['test_pieces']} pieces, {res['test_tokens']:,} tokens | network NLL {res['rnn']['nll']:.4f} "
+             f"| n-gram (order {ng['best_order']}, chosen on validation) {ng['nll']:.4f} nats/token | "
+             f"{_lower(res['nll_reduction'])}"]
+    for name in ("rnn", "rnn_constrained", "ngram", "test_set"):
+        s = res.get(name, {}).get("samples") if name != "test_set" else res.get("test_set")
+        if s:
+            lines.append(f"{name}: " + " | ".join(f"{k} {v:.3f}" for k, v in s.items() if isinstance(v, float)))
+    return lines
+
+
+def _lower(r: float) -> str:
+    return f"{r:.1%} lower" if r >= 0 else f"{-r:.1%} higher"

@@ -247,6 +247,25 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[MusicModel, Any, dic
     return model.to(dev).eval(), vocab, conf, path
 
 
+def evaluate_file(run: str | Path, data: str, batch_size: int | None = None, device: str = "cpu") -> dict[str, Any]:
+    """The evaluation of :mod:`rnnkit.music.evaluate` for ``run`` on the test split of corpus ``data`` (split as
+    the run was: the same seed and transposition)."""
+    from rnnkit.music import evaluate
+
+    model, vocab, conf, path = load_run(run, device)
+    saved = {k: v for k, v in conf["data"].items() if k in {f.name for f in dataclasses.fields(MusicDataConfig)}}
+    dcfg = cfgmod.build(MusicDataConfig, {**saved, "corpus": data}, f"{path} (data config)", internal=True)
+    if batch_size is not None:
+        dcfg = dataclasses.replace(dcfg, eval_batch_size=batch_size)
+    sample = cfgmod.build(SampleConfig, conf.get("sample", {}), f"{path} (sampling config)", internal=True)
+    say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    kind, splits, _ = prepare(dcfg, say)
+    if kind != conf.get("kind", "folk"):
+        raise RnnkitError(f"--data {data} holds {kind}, but {path} was trained on {conf.get('kind')}")
+    result = evaluate.evaluate(model, vocab, kind, splits, dcfg, sample, conf["train"].get("seed", 0), say)
+    return {"checkpoint": str(path), "data": data, **result}
+
+
 def add_train_flags(p: Any) -> None:
     options.add_train_flags(p, SECTIONS, TASK)
 
