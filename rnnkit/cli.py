@@ -261,7 +261,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         add_flags(cm, SampleConfig, "sampling options (default: the run's)")
 
     e = sub.add_parser("evaluate", help="score a run on a file: lm, classify, tag, translate, caption, forecast, "
-                                        "asr runs",
+                                        "asr, music runs",
                        description="Score a file with a trained run (best.pt, else last.pt), read as its training "
                                    "data was: a language model's loss, perplexity and bits per character on a text; "
                                    "a classifier's accuracy, macro-F1 and confusion matrix on a labelled file; a "
@@ -270,7 +270,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                                    "match on an IMAGE<TAB>caption file; a forecaster's backtest (MASE, sMAPE, 80% "
                                    "coverage beside the baselines) over the last --test steps of every series of a "
                                    "CSV; a speech recogniser's WER and CER on the recordings of a file<TAB>text "
-                                   "transcript.")
+                                   "transcript; a music run's test NLL beside the n-gram baseline and the checks of "
+                                   "generated pieces, on the test split of a corpus (--data folk, chorales or a "
+                                   "folder).")
     e.add_argument("run", help="run directory or checkpoint file")
     e.add_argument("--data", required=True, help="the file to score, in the run's training format")
     e.add_argument("--batch-size", type=int, default=None,
