@@ -150,8 +150,7 @@ def _join_split_bars(bars: list[list[Note]], full: Fraction) -> list[list[Note]]
     written on either side of a double bar or repeat sign) as one bar."""
     out: list[list[Note]] = []
     for bar in bars:
-        if out and 0 < len(out) and bar_sum(out[-1]) < full and bar_sum(out[-1]) + bar_sum(bar) == full and (
-                len(out) > 1):
+        if len(out) > 1 and bar_sum(out[-1]) < full and bar_sum(out[-1]) + bar_sum(bar) == full:
             out[-1] = out[-1] + bar
         else:
             out.append(bar)

@@ -24,7 +24,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -258,7 +257,3 @@ def check_bars(t: Tune) -> bool:
     if len(sums) == 1:
         return sums[0] == full
     return sums[-1] == full or sums[0] + sums[-1] == full
-
-
-def warn(msg: str) -> None:
-    print(msg, file=sys.stderr)

@@ -55,10 +55,6 @@ def is_duration(tok: str) -> bool:
     return tok.startswith("d") and len(tok) > 1
 
 
-def condition_of(tune: Tune) -> tuple[str, str, str]:
-    return tune.metre, tune.mode, tune.tonic
-
-
 def transpose_to_c(tune: Tune) -> Tune:
     """``tune`` moved to tonic C (by -6..+5 semitones)."""
     return tune.transposed(shift_to_c(tune.tonic), "C")

@@ -16,10 +16,7 @@ from rnnkit.errors import RnnkitError
 #: the modes a key may have, and the ABC abbreviations of each (``K:Ador``, ``K:Em``)
 MODES = {"major": ("maj", "ion", "ionian", ""), "minor": ("min", "m", "aeo", "aeolian"),
          "dorian": ("dor",), "mixolydian": ("mix",), "lydian": ("lyd",), "phrygian": ("phr",), "locrian": ("loc",)}
-#: semitones of each mode's degrees above its tonic (used for "ends on the tonic" and pitch classes)
-MODE_STEPS = {"major": 0, "dorian": 2, "phrygian": 4, "lydian": 5, "mixolydian": 7, "minor": 9, "locrian": 11}
 STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-SHARP_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")
 
 Note = tuple["int | None", Fraction]
 

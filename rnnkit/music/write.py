@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from rnnkit.errors import RnnkitError
-from rnnkit.music.tune import MODE_STEPS, STEPS, Tune, tonic_pc
+from rnnkit.music.tune import STEPS, Tune
 
 ABC_MODES = {"major": "maj", "minor": "min", "dorian": "dor", "mixolydian": "mix", "lydian": "lyd",
              "phrygian": "phr", "locrian": "loc"}
@@ -27,7 +27,7 @@ def key_signature(tonic: str, mode: str) -> dict[str, int]:
     """``{letter: alteration}`` of the key signature of ``tonic`` ``mode`` (``D major``: F and C sharp)."""
     from music21 import key
 
-    ks = key.Key(tonic.replace("#", "#"), mode)
+    ks = key.Key(tonic, mode)
     return {p.step: int(p.accidental.alter) if p.accidental else 0 for p in ks.getPitches()[:7]}
 
 
@@ -67,7 +67,7 @@ def _abc_length(d: Fraction) -> tuple[str, str]:
 def abc_text(tune: Tune, title: str = "", number: int = 1) -> str:
     """The ABC text of ``tune``; music21 reads it back to the same notes and bars."""
     sig = key_signature(tune.tonic, tune.mode)
-    flat_key = any(a < 0 for a in sig.values()) or tune.tonic in ("F",)
+    flat_key = any(a < 0 for a in sig.values())
     head = [f"X:{number}", f"T:{title or tune.title or 'Untitled'}", f"M:{tune.metre}", "L:1/16",
             f"K:{tune.tonic.replace('-', 'b')}{ABC_MODES.get(tune.mode, 'maj')}"]
     bars_text = []
@@ -109,11 +109,3 @@ def write_score(score, path: Path, fmt: str) -> Path:
         raise RnnkitError(f"{path}: music21 could not write {fmt} ({type(e).__name__}: {str(e)[:120]})") from None
     return Path(out)
 
-
-def tonic_of(tune: Tune) -> int:
-    return tonic_pc(tune.tonic)
-
-
-def scale_pcs(tonic: str, mode: str) -> set[int]:
-    base = (tonic_pc(tonic) - MODE_STEPS[mode]) % 12
-    return {(base + s) % 12 for s in _MAJOR}
