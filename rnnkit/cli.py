@@ -250,7 +250,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     cm.add_argument("--out", default="tune", help="path stem of the files (default: tune -> tune.abc, ...)")
     cm.add_argument("--seed", type=int, default=None, help="seed for a reproducible piece")
     cm.add_argument("--constraint", action=argparse.BooleanOptionalAction, default=True,
-                    help="folk: keep every bar full (durations must add up to the metre; default: on)")
+                    help="folk: keep every bar full (durations must add up to the metre); chorales: keep the "
+                         "voices in order, soprano >= alto >= tenor >= bass (default: on)")
     cm.add_argument("--tempo", type=float, default=120.0, help="quarter notes per minute in the WAV (default: 120)")
     cm.add_argument("--title", default="", help="title written into the files")
     cm.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")

@@ -113,3 +113,65 @@ class BarConstraint:
         if not self.bars and self.pickup is not None and self.closed >= 1 and self.pos == self.bar_length - self.pickup:
             return m.pitches | m.bar  # a last bar that completes the pickup
         return m.pitches
+
+
+class VoiceOrderConstraint:
+    """``allowed(ids so far) -> bool mask (V,)`` for one chorale (:mod:`rnnkit.music.chorale` tokens): every
+    frame is four voice tokens, each voice at or below the one above it, a held note only where the voice
+    sounded that pitch in the frame before; ``|`` and ``F`` only before a frame, the end only after one. With
+    ``bars`` the chorale ends when that many bars are complete."""
+
+    def __init__(self, tokens: list[str], bars: int = 0) -> None:
+        from rnnkit.music import chorale
+
+        self.tokens, self.bars = tokens, bars
+        self.pitch = [int(t[1:]) if chorale.is_voice(t) and t != chorale.REST else None for t in tokens]
+        self.held = torch.tensor([t.startswith("h") and chorale.is_voice(t) for t in tokens], dtype=torch.bool)
+        self.new = torch.tensor([t.startswith("n") and chorale.is_voice(t) for t in tokens], dtype=torch.bool)
+        self.rest = torch.tensor([t == chorale.REST for t in tokens], dtype=torch.bool)
+        self.bar = torch.tensor([t == chorale.BAR for t in tokens], dtype=torch.bool)
+        self.fermata = torch.tensor([t == chorale.FERMATA for t in tokens], dtype=torch.bool)
+        self.eos = torch.tensor([t == chorale.EOS for t in tokens], dtype=torch.bool)
+        self.pitches = torch.tensor([p if p is not None else -1 for p in self.pitch])
+        self.bar_id, self.fermata_id = tokens.index(chorale.BAR), tokens.index(chorale.FERMATA)
+        self.marked: set[int] = set()  # | and F written before the frame to come
+        self.seen, self.slot, self.frames, self.bar_count = 0, 0, 0, 0
+        self.prev: list[int | None] = [None] * 4
+        self.cur: list[int | None] = []
+
+    def _read(self, ids: list[int]) -> None:
+        for i in ids[self.seen:]:
+            if i == self.bar_id:
+                self.bar_count += 1
+                self.marked.add(i)
+            elif i == self.fermata_id:
+                self.marked.add(i)
+            elif self.pitch[i] is not None or bool(self.rest[i]):
+                self.cur.append(self.pitch[i])
+                self.marked = set()
+                if len(self.cur) == 4:
+                    self.prev, self.cur = self.cur, []
+                    self.frames += 1
+        self.seen = len(ids)
+
+    def allowed(self, ids: list[int]) -> Tensor:
+        self._read(ids)
+        k = len(self.cur)
+        above = next((p for p in reversed(self.cur) if p is not None), None)  # the lowest voice so far
+        if k == 0:
+            if self.bars and self.bar_count >= self.bars:
+                return self.eos.clone()
+            mask = self.new | self.rest  # then | (once, before F), F (once), or the end after a whole frame
+            if not self.marked:
+                mask = mask | self.bar | self.fermata
+                if self.frames and not self.bars:
+                    mask = mask | self.eos
+            elif self.fermata_id not in self.marked:
+                mask = mask | self.fermata
+        else:
+            mask = self.new | self.rest
+        if self.prev[k] is not None:
+            mask = mask | (self.held & (self.pitches == self.prev[k]))
+        if above is not None:
+            mask = mask & ((self.pitches <= above) | ~(self.new | self.held))
+        return mask

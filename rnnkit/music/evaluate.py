@@ -89,19 +89,22 @@ def ngram_sample(model: NGram, vocab: Any, conditions: list[tuple[str, str, str]
 
 # -- network sampling ---------------------------------------------------------------------
 def rnn_sample(model: Any, vocab: Any, conditions: list[tuple[str, str, str]], max_len: int, sample_cfg: Any,
-               seed: int, constrained: bool = False, bars: int = 0, batch: int = 100) -> list[list[int]]:
-    """Pieces from the network (``-1`` appended to one that never ended)."""
-    from rnnkit.music.constraints import BarConstraint, BarMasks
+               seed: int, constrained: bool = False, bars: int = 0, batch: int = 100, chorales: bool = False
+               ) -> list[list[int]]:
+    """Pieces from the network (``-1`` appended to one that never ended); ``constrained``: with the bar-full
+    constraint (folk) or the voice-order constraint (``chorales``)."""
+    from rnnkit.music.constraints import BarConstraint, BarMasks, VoiceOrderConstraint
 
     gen = torch.Generator().manual_seed(seed)
-    masks = BarMasks(vocab.tokens) if constrained else None
+    masks = BarMasks(vocab.tokens) if constrained and not chorales else None
     out: list[list[int]] = []
     for i in range(0, len(conditions), batch):
         conds = conditions[i : i + batch]
         cond = torch.stack([vocab.condition_ids(c) for c in conds])
         allowed = None
-        if masks is not None:
-            cons = [BarConstraint(masks, metre_length(c[0]), bars) for c in conds]
+        if constrained:
+            cons = [VoiceOrderConstraint(vocab.tokens, bars) if chorales else
+                    BarConstraint(masks, metre_length(c[0]), bars) for c in conds]
 
             def allowed(b: int, ids: list[int], cons: list = cons) -> torch.Tensor:
                 return cons[b].allowed(ids)
@@ -294,6 +297,10 @@ def evaluate(model: Any, vocab: Any, kind: str, splits: dict[str, list[Piece]], 
             metric = lambda s, c=conds: chorale_metrics(vocab, s, c, ref)  # noqa: E731
         say(f"sampling {n} pieces from the network (temperature {sample_cfg.temperature}, top-p {sample_cfg.top_p})")
         result["rnn"]["samples"] = metric(rnn_sample(model, vocab, conds, max_len, sample_cfg, seed))
+        if kind == "chorales":
+            say(f"sampling {n} chorales from the network with the voice-order constraint")
+            result["rnn_constrained"] = {"samples": metric(rnn_sample(model, vocab, conds, max_len, sample_cfg, seed,
+                                                                      constrained=True, chorales=True))}
         if kind == "folk":
             say(f"sampling {n} pieces from the network with the bar-full constraint")
             result["rnn_constrained"] = {"samples": metric(rnn_sample(model, vocab, conds, max_len, sample_cfg, seed,

@@ -279,7 +279,7 @@ def compose(run: str | Path, key: str, metre: str | None, bars: int, out: str | 
     ``{"files": {...}, "tokens": n, "bars": n, ...}``."""
     from rnnkit.music import chorale as chorale_mod
     from rnnkit.music import folk, pianoroll, synth, write
-    from rnnkit.music.constraints import BarConstraint, BarMasks
+    from rnnkit.music.constraints import BarConstraint, BarMasks, VoiceOrderConstraint
     from rnnkit.music.tune import metre_length, normal_metre, parse_key, shift_to_c
     from rnnkit.outputs import check_output_path
 
@@ -337,7 +337,14 @@ def compose(run: str | Path, key: str, metre: str | None, bars: int, out: str | 
     else:
         frames_per_bar = int(full / chorale_mod.FRAME)
         max_len = bars * frames_per_bar * 5 + 16
-        ids = model.sample(cond_ids, vocab.bos, vocab.eos, max_len, sample, gen, None, (vocab.bos, vocab.unk))[0]
+        allowed = None
+        if constrain:
+            voices = VoiceOrderConstraint(vocab.tokens, bars)
+
+            def allowed(b: int, ids: list[int]) -> Tensor:
+                return voices.allowed(ids)
+
+        ids = model.sample(cond_ids, vocab.bos, vocab.eos, max_len, sample, gen, allowed, (vocab.bos, vocab.unk))[0]
         ch = chorale_mod.decode([vocab.tokens[i] for i in ids], *cond)
         starts = [i for i, f in enumerate(ch.frames) if f.bar and i]
         if len(starts) >= bars:

@@ -58,3 +58,30 @@ def test_the_constraint_follows_one_piece():
     con.allowed([5, 12])
     with pytest.raises(ValueError, match="one piece"):
         con.allowed([5])
+
+
+def test_the_voice_order_constraint_keeps_soprano_alto_tenor_bass_in_order():
+    from rnnkit.music import chorale
+    from rnnkit.music.constraints import VoiceOrderConstraint
+
+    toks = ["<s>", "</s>", "<unk>", "|", "F", "r"] + [f"{k}{p}" for k in "nh" for p in range(40, 80, 3)]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        con = VoiceOrderConstraint(toks, bars=4)
+        ids: list[int] = []
+        for _ in range(3000):
+            logits = torch.randn(len(toks), generator=g)
+            logits[toks.index("|")] += 1.5
+            t = int(sample_batch(logits.masked_fill(~con.allowed(ids), float("-inf")).unsqueeze(0),
+                                 SampleConfig(temperature=1.0), g)[0])
+            if toks[t] == "</s>":
+                break
+            ids.append(t)
+        assert ids.count(toks.index("|")) == 4 and toks[ids[-1]] == "|"  # it ends where the fifth bar would start
+        ch = chorale.decode([toks[i] for i in ids], "4/4", "major", "C")
+        assert len(chorale.encode(ch)) - 2 == len(ids) - 1  # whole frames only: nothing else dropped in decoding
+        for f in ch.frames:
+            sounding = [m for m, _ in f.voices if m is not None]
+            assert sounding == sorted(sounding, reverse=True)
+        for a, b in zip(ch.frames, ch.frames[1:]):  # a held note holds the pitch of the frame before
+            assert all(start or m is None or m == p for (m, start), (p, _) in zip(b.voices, a.voices))
