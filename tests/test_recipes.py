@@ -46,6 +46,9 @@ def test_recipe_loads(path: Path):
     if tables["task"] == "asr":
         _check_asr_recipe(path, where, tables)
         return
+    if tables["task"] == "music":
+        _check_music_recipe(path, where, tables)
+        return
     assert tables["task"] == "lm"
     configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent)
                for name, cls in SECTIONS.items()}
@@ -74,6 +77,22 @@ def _check_asr_recipe(path: Path, where: Path, tables: dict) -> None:
         assert Path(data.data).exists(), data.data
     SpeechRecognizer(dataclasses.replace(configs["model"], input_size=configs["audio"].size, vocab_size=12))
     configs["decode"].validate()
+    configs["train"].validate()
+
+
+def _check_music_recipe(path: Path, where: Path, tables: dict) -> None:
+    """The sections build, the corpus is one music21 ships, the model builds."""
+    import dataclasses
+
+    from rnnkit.models.music import MusicModel
+    from rnnkit.music.corpus import BUILTIN
+    from rnnkit.tasks import music
+
+    configs = {name: cfgmod.merge(cls, tables.get(name, {}), {}, str(path), where.parent, name)
+               for name, cls in music.sections().items()}
+    music.check_data(configs["data"])
+    assert configs["data"].corpus in BUILTIN, configs["data"].corpus
+    MusicModel(dataclasses.replace(configs["model"], vocab_size=60, n_metres=5, n_modes=2, n_tonics=1))
     configs["train"].validate()
 
 

@@ -59,8 +59,8 @@ def test_help_lists_the_commands_without_importing_torch(argv: list[str]):
     """``rnnkit --help`` took seconds (8-12 on a busy machine) because every command's flags imported torch."""
     out, modules = _imports(argv)
     assert "torch" not in modules
-    names = ("lm", "classify", "tag", "translate", "caption", "forecast", "adding") if "train" in argv else (
-        "train", "predict", "evaluate", "translate", "caption", "forecast", "export", "bench", "demo")
+    names = ("lm", "classify", "tag", "translate", "caption", "forecast", "adding", "music") if "train" in argv else (
+        "train", "predict", "evaluate", "translate", "caption", "forecast", "export", "bench", "demo", "compose")
     assert all(name in out for name in names), out
 
 

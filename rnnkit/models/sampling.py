@@ -44,3 +44,22 @@ def sample_next(logits: Tensor, cfg: SampleConfig, generator: torch.Generator | 
         keep = sorted_p.cumsum(0) - sorted_p < cfg.top_p
         probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
     return int(torch.multinomial(probs.cpu(), 1, generator=generator))
+
+
+def sample_batch(logits: Tensor, cfg: SampleConfig, generator: torch.Generator | None = None) -> Tensor:
+    """One token id per row of ``logits`` ``(B, V)``, as :func:`sample_next` draws each (a row with every
+    logit ``-inf`` is an error)."""
+    if cfg.greedy:
+        return logits.argmax(1)
+    logits = logits.float() / cfg.temperature
+    if 0 < cfg.top_k < logits.size(1):
+        kth = torch.topk(logits, cfg.top_k, dim=1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if cfg.top_p < 1:
+        sorted_p, order = probs.sort(dim=1, descending=True)
+        keep = sorted_p.cumsum(1) - sorted_p < cfg.top_p
+        probs = torch.zeros_like(probs).scatter(1, order, sorted_p * keep)
+    if not bool(torch.isfinite(probs).all()) or bool((probs.sum(1) <= 0).any()):
+        raise ValueError("sample_batch: a row has no token left to draw (every logit is -inf)")
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(1)

@@ -10,6 +10,8 @@
   combination, no refitting) beside naive, seasonal naive, drift, ETS and ARIMA: MASE, sMAPE, 80% coverage.
 - ``asr``: word and character error rates (beam search and greedy) and the CTC loss of the recordings a
   ``file<TAB>text`` transcript names.
+- ``music``: ``--data`` names a corpus (``folk``, ``chorales``, a folder): its test split (the run's split) is
+  scored beside the n-gram baseline, and generated pieces are checked (:mod:`rnnkit.music.evaluate`).
 
 Each file is read as the run's training data was (its format, columns, tag scheme), by the task's
 own reader, and scored by the task's own metrics: the numbers agree with the ones training logged.
@@ -23,7 +25,7 @@ from typing import Any
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import runs
 
-SUPPORTED = ("lm", "classify", "tag", "translate", "caption", "forecast", "asr")
+SUPPORTED = ("lm", "classify", "tag", "translate", "caption", "forecast", "asr", "music")
 
 
 def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt: int | None = None,
@@ -61,6 +63,10 @@ def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt
         from rnnkit.tasks import forecast
 
         res = forecast.evaluate_file(path, data, device)
+    elif task == "music":
+        from rnnkit.tasks import music
+
+        res = music.evaluate_file(path, data, batch_size, device)
     elif task == "asr":
         from rnnkit.tasks import asr
 
@@ -107,6 +113,10 @@ def summary(res: dict[str, Any]) -> str:
         return (f"{res['data']}: {res['recordings']:,} recordings | WER {100 * res['wer']:.2f} | CER "
                 f"{100 * res['cer']:.2f} (beam {res['beam_size']}; greedy: {100 * res['wer_greedy']:.2f} / "
                 f"{100 * res['cer_greedy']:.2f}) | loss {res['loss']:.4f} {where}")
+    if res["task"] == "music":
+        from rnnkit.music.evaluate import summary_lines
+
+        return "\n".join([f"{res['data']}: {where}", *summary_lines(res)])
     if "f1" in res:
         scores = f"F1 {res['f1']:.2f} | precision {res['precision']:.2f} | recall {res['recall']:.2f} | "
     else:

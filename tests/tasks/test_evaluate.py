@@ -101,7 +101,7 @@ def test_a_task_it_does_not_score_is_a_one_line_error(tmp_path: Path, capsys):
     assert main(["evaluate", str(run), "--data", str(tmp_path / "x.txt")]) == 2
     assert last_line(capsys) == (f"rnnkit: error: rnnkit evaluate does not score 'adding' runs yet "
                                  f"({run / 'best.pt'}); it scores lm, classify, tag, translate, caption, "
-                                 f"forecast and asr runs")
+                                 f"forecast, asr and music runs")
 
 
 def test_translate_run_scored_on_its_test_file_agrees_with_training(tmp_path: Path, capsys):
