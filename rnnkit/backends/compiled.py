@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.backends.select import BackendFallbackWarning
+from rnnkit.cache import cache_dir
 
 SOURCE = Path(__file__).with_name("csrc") / "loops.cpp"
 #: -march=native: the build is per machine (its cache key holds the CPU's flags)
@@ -55,10 +56,6 @@ def mode() -> str:
     if v in ("0", "off", "false", "no"):
         return "0"
     return "prebuilt" if v == "prebuilt" else "1"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit")
 
 
 def _cpu_flags() -> str:

@@ -23,12 +23,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from rnnkit.cache import cache_dir
 from rnnkit.errors import RnnkitError
 from rnnkit.music import chorale as chorale_mod
 from rnnkit.music import folk
@@ -76,7 +76,7 @@ def _music21_version() -> str:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("RNNKIT_CACHE") or Path.home() / ".cache" / "rnnkit") / "music"
+    return cache_dir("music")
 
 
 def _builtin(spec: str, say: Callable[[str], None], limit: int) -> Corpus:
