@@ -40,6 +40,13 @@ def test_training_writes_the_run_and_the_evaluation(run: Path):
     assert ev["test_set"]["parsed_bars_full"] == 1.0  # the test tunes themselves pass the check
 
 
+def test_training_leaves_a_report_with_the_music_views(run: Path):
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert 'section id="music-eval"' in page and 'section id="music-piece"' in page
+    assert "data:image/png;base64," in page.split('section id="music-piece"')[1].split("</section>")[0]
+    assert "best n-gram (order" in page and "has none" not in page
+
+
 def test_compose_writes_files_music21_and_wave_read_back(run: Path, tmp_path: Path, capsys):
     from music21 import converter
 

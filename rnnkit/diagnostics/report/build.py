@@ -48,6 +48,10 @@ def _views(task: str) -> Callable[[RunInfo, list[str]], list[Section]] | None:
         from rnnkit.diagnostics.report.asr import asr_sections
 
         return asr_sections
+    if task == "music":
+        from rnnkit.diagnostics.report.music import music_sections
+
+        return music_sections
     if task in ("adding", "copy", "seqdigits"):
         from rnnkit.diagnostics.report.memory import memory_sections
 
@@ -107,7 +111,7 @@ def build_report(paths: Sequence[str | Path]) -> str:
                 if len(runs) > 1:
                     got = Section(f"config-{i}", f"Config and data: {info.name}", got.body)
                 sections.append(got)
-    if not any(s.key.startswith(("samples", "confusion", "entities", "outputs", "series", "speech", "units",
+    if not any(s.key.startswith(("samples", "confusion", "entities", "outputs", "series", "speech", "music", "units",
                                  "gradflow")) for s in sections):
         sections.insert(1, Section("task", "Task views", note("no task views: " + "; ".join(
             f"{r.name}: " + ("no usable checkpoint" if r.ckpt is None else f"task {r.task!r} has none")

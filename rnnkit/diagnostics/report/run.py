@@ -17,7 +17,8 @@ from typing import Any
 from rnnkit.training.log import MetricsLog
 
 #: the tasks whose views the report knows
-KNOWN_TASKS = ("lm", "classify", "tag", "translate", "caption", "forecast", "asr", "adding", "copy", "seqdigits")
+KNOWN_TASKS = ("lm", "classify", "tag", "translate", "caption", "forecast", "asr", "music", "adding", "copy",
+               "seqdigits")
 
 
 @dataclass
