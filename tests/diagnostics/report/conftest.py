@@ -83,7 +83,18 @@ def _commands(f: dict[str, Path], out: Path) -> dict[str, list[str]]:
         "copy": ["train", "copy", "--lag", "4", "--hidden-size", "8", "--valid-size", "10", "--test-size", "10",
                  *steps],
         "seqdigits": ["train", "seqdigits", "--hidden-size", "8", "--cell", "gru", *steps],
+        "music": ["train", "music", "--corpus", str(_tunes(out)), "--batch-size", "4", "--hidden-size", "16",
+                  "--embed-size", "8", "--cond-size", "4", "--num-layers", "1", "--eval-samples", "6",
+                  "--max-orders", "2", "--lr", "0.01", *steps],
     }
+
+
+def _tunes(out: Path) -> Path:
+    from tests.music.test_corpus import _folder
+
+    d = out / "music-data"
+    d.mkdir()
+    return _folder(d, 40)
 
 
 def _asr(out: Path) -> list[str] | None:

@@ -33,6 +33,7 @@ EXPECTED = {
     "adding": {"gradflow"},
     "copy": {"gradflow"},
     "seqdigits": {"gradflow"},
+    "music": {"music-eval", "music-piece"},
 }
 
 
