@@ -41,6 +41,16 @@ def previous(seq: Tensor, first: Tensor) -> Tensor:
     return torch.cat([first.unsqueeze(0), seq[:-1]], 0)
 
 
+def recurrent_weight_grad(d: Tensor, h_prev: Tensor, mask: Tensor | None = None) -> Tensor:
+    """``dW_hh = Σ_t d_t^T (H_{t-1} ⊙ M)`` as one matmul over all steps: ``d (T, B, G)`` the gradient of the
+    recurrent projection, ``h_prev (T, B, O)`` the states the steps read (:func:`previous`), ``mask (B, O)``
+    recurrent dropout's, or None -> ``(G, O)``."""
+    T, B, G = d.shape
+    if mask is not None:
+        h_prev = h_prev * mask
+    return d.reshape(T * B, G).t().mm(h_prev.reshape(T * B, -1))
+
+
 def last_valid(seq: Tensor, lengths: Tensor | None) -> Tensor:
     """``(T, B, X)`` -> ``(B, X)``: each sequence's value at its last valid step."""
     if lengths is None:

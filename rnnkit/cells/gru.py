@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.backends import compiled
-from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
+from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, recurrent_weight_grad, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
 
@@ -138,10 +138,8 @@ class GRUCell(Cell, nn.GRUCell):
             dh = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)
             dh = dh.contiguous()
             dxp, dhp = compiled.ops().gru_backward(rzn, hps, out, h0, dout, dh, w_hh, rec_mask, batch_sizes or [])
-            flat = dhp.reshape(T * B, G)
-            h_prev = previous(out, h0)
-            dw_hh = flat.t().mm((h_prev if rec_mask is None else h_prev * rec_mask).reshape(T * B, H))
-            return dxp, dw_hh, flat.sum(0), (dh,), None
+            dw_hh = recurrent_weight_grad(dhp, previous(out, h0), rec_mask)
+            return dxp, dw_hh, dhp.reshape(T * B, G).sum(0), (dh,), None
         r, z, n = rzn.view(T, B, 3, H).unbind(2)
         hn = hps[..., 2 * H:]
         h_prev = previous(out, h0)
@@ -184,8 +182,5 @@ class GRUCell(Cell, nn.GRUCell):
             if zone is not None:
                 g.add_(sk[t])
         dxp[..., : 2 * H] = dhp[..., : 2 * H]
-        flat = dhp.reshape(T * B, G)
-        if rec_mask is not None:
-            h_prev = h_prev * rec_mask
-        dw_hh = flat.t().mm(h_prev.reshape(T * B, H))
-        return dxp, dw_hh, flat.sum(0), (dh,), None
+        dw_hh = recurrent_weight_grad(dhp, h_prev, rec_mask)
+        return dxp, dw_hh, dhp.reshape(T * B, G).sum(0), (dh,), None

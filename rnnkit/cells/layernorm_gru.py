@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.backends import compiled
-from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
+from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, recurrent_weight_grad, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.layernorm_lstm import EPS, _ln_backward, _stats
 from rnnkit.cells.noise import StepNoise
@@ -169,7 +169,8 @@ class LayerNormGRUCell(Cell):
             dh = (dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)).contiguous()
             dxp, dA, dAh = compiled.ops().lngru_backward(gates, A, Ah, out, h0, dout, dh, w_hh, extra, rec_mask, EPS,
                                                          batch_sizes or [])
-            return dxp, _weight_grad(dA, out, h0, rec_mask), None, (dh,), _gain_grads(dA, dAh, A)
+            return (dxp, recurrent_weight_grad(dA, previous(out, h0), rec_mask), None, (dh,),
+                    _gain_grads(dAh, A, *_stats(A)))
         r, z, n = gates.view(T, B, 3, H).unbind(2)
         h_prev = previous(out, h0)
         # the step-independent factors, for all steps at once
@@ -211,21 +212,11 @@ class LayerNormGRUCell(Cell):
             if rec is not None:
                 d.mul_(rec[t])
             d.add_(sk[t])
-        return dxp, _weight_grad(dA, out, h0, rec_mask), None, (dh,), _gain_grads(dA, dAh, A)
+        return dxp, recurrent_weight_grad(dA, h_prev, rec_mask), None, (dh,), _gain_grads(dAh, A, mean_a, rstd_a)
 
 
-def _weight_grad(dA: Tensor, out: Tensor, h0: Tensor, rec_mask: Tensor | None) -> Tensor:
-    """``dW_hh = Σ_t dA_t^T (H_{t-1} ⊙ M)``, one matmul over all steps."""
-    T, B, G = dA.shape
-    h_prev = previous(out, h0)
-    if rec_mask is not None:
-        h_prev = h_prev * rec_mask
-    return dA.reshape(T * B, G).t().mm(h_prev.reshape(T * B, -1))
-
-
-def _gain_grads(dA: Tensor, dAh: Tensor, A: Tensor) -> Tensor:
-    """``d[γ_h b_hh]``: ``Σ dÂ ⊙ (A normalised)``, ``Σ dÂ``."""
+def _gain_grads(dAh: Tensor, A: Tensor, mean_a: Tensor, rstd_a: Tensor) -> Tensor:
+    """``d[γ_h b_hh]``: ``Σ dÂ ⊙ (A normalised)``, ``Σ dÂ`` (``mean_a, rstd_a`` as :func:`_stats` gives them)."""
     G = A.shape[-1]
-    mean_a, rstd_a = _stats(A)
     a_hat = (A - mean_a).mul_(rstd_a)
     return torch.cat([(dAh * a_hat).reshape(-1, G).sum(0), dAh.reshape(-1, G).sum(0)])

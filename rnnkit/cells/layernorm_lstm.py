@@ -40,7 +40,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.backends import compiled
-from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
+from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, recurrent_weight_grad, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
 from rnnkit.state import LSTMState
@@ -201,8 +201,8 @@ class LayerNormLSTMCell(Cell):
             dc = (dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)).contiguous()
             dgates, dA, dY = compiled.ops().lnlstm_backward(gates, cs, A, tys, c0, dout, dh, dc, w_hh, extra,
                                                             rec_mask, EPS, batch_sizes or [])
-            return (dgates, *_weight_grads(dgates, dA, dY, A, c_raw, out, h0, rec_mask), (dh, dc),
-                    _gain_grads(dgates, dY, A, c_raw))
+            return (dgates, recurrent_weight_grad(dA, previous(out, h0), rec_mask), None, (dh, dc),
+                    _gain_grads(dgates, dY, A, c_raw, (*_stats(A), *_stats(c_raw))))
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         # the step-independent factors, for all steps at once
         k_o = torch.addcmul(o, o, o, value=-1).mul_(tys)                  # do = dH ⊙ k_o
@@ -253,25 +253,15 @@ class LayerNormLSTMCell(Cell):
             if zone is not None:
                 dcs[t].add_(dck[t])
                 dhs[t].add_(dhk[t])
-        return (dgates, *_weight_grads(dgates, dA, dY, A, c_raw, out, h0, rec_mask), (dh, dc),
-                _gain_grads(dgates, dY, A, c_raw))
+        return (dgates, recurrent_weight_grad(dA, previous(out, h0), rec_mask), None, (dh, dc),
+                _gain_grads(dgates, dY, A, c_raw, (mean_a, rstd_a, mean_c, rstd_c)))
 
 
-def _weight_grads(dgates: Tensor, dA: Tensor, dY: Tensor, A: Tensor, c_raw: Tensor, out: Tensor, h0: Tensor,
-                  rec_mask: Tensor | None) -> tuple[Tensor, None]:
-    """``(dW_hh, None)``: ``Σ_t dA_t^T (H_{t-1} ⊙ M)``, one matmul over all steps."""
-    T, B, G = dA.shape
-    h_prev = previous(out, h0)
-    if rec_mask is not None:
-        h_prev = h_prev * rec_mask
-    return dA.reshape(T * B, G).t().mm(h_prev.reshape(T * B, -1)), None
-
-
-def _gain_grads(dgates: Tensor, dY: Tensor, A: Tensor, c_raw: Tensor) -> Tensor:
-    """``d[γ_h γ_c β_c]``: ``Σ d[i f g o] ⊙ Â``, ``Σ dY ⊙ Ĉ``, ``Σ dY`` (``Â, Ĉ`` the normalised values)."""
+def _gain_grads(dgates: Tensor, dY: Tensor, A: Tensor, c_raw: Tensor, stats: tuple[Tensor, ...]) -> Tensor:
+    """``d[γ_h γ_c β_c]``: ``Σ d[i f g o] ⊙ Â``, ``Σ dY ⊙ Ĉ``, ``Σ dY`` (``Â, Ĉ`` the normalised values;
+    ``stats`` = ``(mean, rstd)`` of ``A`` then of ``C̃``, as :func:`_stats` gives them)."""
     G, H = A.shape[-1], c_raw.shape[-1]
-    mean_a, rstd_a = _stats(A)
-    mean_c, rstd_c = _stats(c_raw)
+    mean_a, rstd_a, mean_c, rstd_c = stats
     a_hat = (A - mean_a).mul_(rstd_a)
     c_hat = (c_raw - mean_c).mul_(rstd_c)
     d_gh = (dgates * a_hat).reshape(-1, G).sum(0)

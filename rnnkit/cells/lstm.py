@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.backends import compiled
-from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
+from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, recurrent_weight_grad, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
 from rnnkit.state import LSTMState
@@ -196,10 +196,8 @@ class LSTMCell(Cell, nn.LSTMCell):
             zh, zc = zone if zone is not None else (None, None)
             dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask, zh, zc, None,
                                                   batch_sizes or [])
-            flat = dgates.reshape(T * B, G)
-            h_prev = previous(out, h0)
-            dw_hh = flat.t().mm((h_prev if rec_mask is None else h_prev * rec_mask).reshape(T * B, O))
-            return dgates, dw_hh, flat.sum(0), (dh, dc), None
+            dw_hh = recurrent_weight_grad(dgates, previous(out, h0), rec_mask)
+            return dgates, dw_hh, dgates.reshape(T * B, G).sum(0), (dh, dc), None
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         # everything that does not depend on the carried gradient, for all steps at once,
         # in as few full-size passes as possible (x(1-x) = x - x·x as one addcmul)
@@ -260,10 +258,7 @@ class LSTMCell(Cell, nn.LSTMCell):
                 dcs[t].add_(dck[t])
                 dhs[t].add_(dhk[t])
         flat = dgates.reshape(T * B, G)
-        h_prev = previous(out, h0)
-        if rec_mask is not None:
-            h_prev = h_prev * rec_mask
-        dw_hh = flat.t().mm(h_prev.reshape(T * B, O))
+        dw_hh = recurrent_weight_grad(dgates, previous(out, h0), rec_mask)
         dw_hr = None
         if w_hr is not None:
             dw_hr = dh_total.reshape(T * B, O).t().mm(ms.reshape(T * B, H))

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.backends import compiled
-from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
+from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, recurrent_weight_grad, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
 from rnnkit.state import LSTMState
@@ -162,7 +162,8 @@ class PeepholeLSTMCell(Cell):
             dc = (dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)).contiguous()
             dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask, None, None, p,
                                                   batch_sizes or [])
-            return (dgates, *_weight_grads(dgates, out, h0, rec_mask), (dh, dc), _peephole_grads(dgates, c_prev, c_raw))
+            return (dgates, recurrent_weight_grad(dgates, previous(out, h0), rec_mask), dgates.reshape(T * B, G).sum(0),
+                    (dh, dc), _peephole_grads(dgates, c_prev, c_raw))
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         k_o = torch.addcmul(o, o, o, value=-1).mul_(tcs)                 # do = dH ⊙ k_o
         k_c = torch.addcmul(o, o * tcs, tcs, value=-1)                   # dC += dH ⊙ k_c (+ do ⊙ p_o)
@@ -206,17 +207,8 @@ class PeepholeLSTMCell(Cell):
             if zone is not None:
                 dcs[t].add_(dck[t])
                 dhs[t].add_(dhk[t])
-        return (dgates, *_weight_grads(dgates, out, h0, rec_mask), (dh, dc), _peephole_grads(dgates, c_prev, c_raw))
-
-
-def _weight_grads(dgates: Tensor, out: Tensor, h0: Tensor, rec_mask: Tensor | None) -> tuple[Tensor, Tensor]:
-    """``(dW_hh, db_hh)``: one matmul over all steps, ``Σ d[i f g o]^T (H_{t-1} ⊙ M)``."""
-    T, B, G = dgates.shape
-    flat = dgates.reshape(T * B, G)
-    h_prev = previous(out, h0)
-    if rec_mask is not None:
-        h_prev = h_prev * rec_mask
-    return flat.t().mm(h_prev.reshape(T * B, -1)), flat.sum(0)
+        return (dgates, recurrent_weight_grad(dgates, previous(out, h0), rec_mask), dgates.reshape(T * B, G).sum(0),
+                (dh, dc), _peephole_grads(dgates, c_prev, c_raw))
 
 
 def _peephole_grads(dgates: Tensor, c_prev: Tensor, c_new: Tensor) -> Tensor:
