@@ -36,81 +36,64 @@ from rnnkit.cells.peephole_lstm import PeepholeLSTMCell
 from rnnkit.layers.recurrent import Recurrent
 
 
-class LayerNormLSTM(Recurrent):
-    """Stacked, optionally bidirectional layer-normalised LSTM (see :class:`~rnnkit.cells.LayerNormLSTMCell`).
-
-    State ``LSTMState(h (L*D, B, H), c (L*D, B, H))``; output ``(T, B, D*H)`` (``batch_first``:
-    ``(B, T, D*H)``). Parameters per layer and direction under ``cells.{k*D + d}.``.
-    """
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: Any = None, dtype: Any = None, *, backend: str = "auto", recurrent_dropout: float = 0.0,
-                 zoneout: float = 0.0, weight_drop: float = 0.0, input_dropout: float = 0.0) -> None:
-        if backend == "native":
-            raise ValueError("LayerNormLSTM: torch has no kernel for a layer-normalised LSTM (backend='native'); "
-                             "use backend='auto' (rnnkit's fused loop) or 'reference'")
-
-        def make(i: int) -> LayerNormLSTMCell:
-            return LayerNormLSTMCell(i, hidden_size, bias, device=device, dtype=dtype)
-
-        super().__init__(make, input_size=input_size, num_layers=num_layers, bidirectional=bidirectional,
-                         batch_first=batch_first, dropout=dropout, backend=backend,
-                         recurrent_dropout=recurrent_dropout, zoneout=zoneout, weight_drop=weight_drop,
-                         input_dropout=input_dropout)
-        self.hidden_size = hidden_size
-
-
 def _no_native(name: str, what: str, backend: str) -> None:
     if backend == "native":
         raise ValueError(f"{name}: torch has no kernel for {what} (backend='native'); "
                          f"use backend='auto' (rnnkit's fused loop) or 'reference'")
 
 
-class LayerNormGRU(Recurrent):
+class _FusedVariant(Recurrent):
+    """A variant whose cell takes ``(input_size, hidden_size, bias, device=, dtype=)``: its layer, with the
+    same constructor (``cell_class`` the cell, ``what`` the variant's name in the ``backend='native'`` error)."""
+
+    cell_class: type
+    what: str
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device: Any = None, dtype: Any = None, *, backend: str = "auto", recurrent_dropout: float = 0.0,
+                 zoneout: float = 0.0, weight_drop: float = 0.0, input_dropout: float = 0.0) -> None:
+        _no_native(type(self).__name__, self.what, backend)
+        cell_class = self.cell_class
+
+        def make(i: int) -> Any:
+            return cell_class(i, hidden_size, bias, device=device, dtype=dtype)
+
+        super().__init__(make, input_size=input_size, num_layers=num_layers, bidirectional=bidirectional,
+                         batch_first=batch_first, dropout=dropout, backend=backend,
+                         recurrent_dropout=recurrent_dropout, zoneout=zoneout, weight_drop=weight_drop,
+                         input_dropout=input_dropout)
+        self.hidden_size = hidden_size
+
+
+class LayerNormLSTM(_FusedVariant):
+    """Stacked, optionally bidirectional layer-normalised LSTM (see :class:`~rnnkit.cells.LayerNormLSTMCell`).
+
+    State ``LSTMState(h (L*D, B, H), c (L*D, B, H))``; output ``(T, B, D*H)`` (``batch_first``:
+    ``(B, T, D*H)``). Parameters per layer and direction under ``cells.{k*D + d}.``.
+    """
+
+    cell_class, what = LayerNormLSTMCell, "a layer-normalised LSTM"
+
+
+class LayerNormGRU(_FusedVariant):
     """Stacked, optionally bidirectional layer-normalised GRU (see :class:`~rnnkit.cells.LayerNormGRUCell`).
 
     Output ``(T, B, D*H)``, state ``h (L*D, B, H)``; parameters per layer and direction under
     ``cells.{k*D + d}.``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: Any = None, dtype: Any = None, *, backend: str = "auto", recurrent_dropout: float = 0.0,
-                 zoneout: float = 0.0, weight_drop: float = 0.0, input_dropout: float = 0.0) -> None:
-        _no_native("LayerNormGRU", "a layer-normalised GRU", backend)
-
-        def make(i: int) -> LayerNormGRUCell:
-            return LayerNormGRUCell(i, hidden_size, bias, device=device, dtype=dtype)
-
-        super().__init__(make, input_size=input_size, num_layers=num_layers, bidirectional=bidirectional,
-                         batch_first=batch_first, dropout=dropout, backend=backend,
-                         recurrent_dropout=recurrent_dropout, zoneout=zoneout, weight_drop=weight_drop,
-                         input_dropout=input_dropout)
-        self.hidden_size = hidden_size
+    cell_class, what = LayerNormGRUCell, "a layer-normalised GRU"
 
 
-class PeepholeLSTM(Recurrent):
+class PeepholeLSTM(_FusedVariant):
     """Stacked, optionally bidirectional LSTM with peepholes (see :class:`~rnnkit.cells.PeepholeLSTMCell`).
 
     State ``LSTMState(h (L*D, B, H), c (L*D, B, H))``; output ``(T, B, D*H)``. Parameters per layer and
     direction under ``cells.{k*D + d}.`` (``weight_ch`` the peepholes).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: Any = None, dtype: Any = None, *, backend: str = "auto", recurrent_dropout: float = 0.0,
-                 zoneout: float = 0.0, weight_drop: float = 0.0, input_dropout: float = 0.0) -> None:
-        _no_native("PeepholeLSTM", "an LSTM with peepholes", backend)
-
-        def make(i: int) -> PeepholeLSTMCell:
-            return PeepholeLSTMCell(i, hidden_size, bias, device=device, dtype=dtype)
-
-        super().__init__(make, input_size=input_size, num_layers=num_layers, bidirectional=bidirectional,
-                         batch_first=batch_first, dropout=dropout, backend=backend,
-                         recurrent_dropout=recurrent_dropout, zoneout=zoneout, weight_drop=weight_drop,
-                         input_dropout=input_dropout)
-        self.hidden_size = hidden_size
+    cell_class, what = PeepholeLSTMCell, "an LSTM with peepholes"
 
 
 class IndRNN(Recurrent):
