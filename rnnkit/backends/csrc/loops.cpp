@@ -69,6 +69,32 @@ inline s_t tanh_poly(s_t x) {
   return x < s_t(0) ? -v : v;
 }
 
+// Layer norm of one row a[0..n) (biased variance, sums in double as torch's kernel accumulates):
+// its mean and 1/sqrt(var + eps).
+template <typename s_t>
+inline void row_stats(const s_t* a, int64_t n, double eps, s_t& mean, s_t& rstd) {
+  double m = 0, v = 0;
+  for (int64_t j = 0; j < n; ++j) m += a[j];
+  m /= n;
+  for (int64_t j = 0; j < n; ++j) v += (a[j] - m) * (a[j] - m);
+  mean = s_t(m);
+  rstd = s_t(1.0 / std::sqrt(v / n + eps));
+}
+
+// Layer norm's backward for one row without a shift: dy the gradient of LN(a; γ) -> dx the gradient of a,
+// dx = rstd (γ dy - mean(γ dy) - â mean(γ dy ⊙ â)), â = (a - mean) rstd.
+template <typename s_t>
+inline void ln_backward_row(const s_t* a, const s_t* gamma, const s_t* dy, s_t* dx, int64_t n, s_t mean, s_t rstd) {
+  double q1 = 0, q2 = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    const s_t u = gamma[j] * dy[j];
+    q1 += u;
+    q2 += u * (a[j] - mean) * rstd;
+  }
+  const s_t q1s = s_t(q1 / n), q2s = s_t(q2 / n);
+  for (int64_t j = 0; j < n; ++j) dx[j] = rstd * (gamma[j] * dy[j] - q1s - (a[j] - mean) * rstd * q2s);
+}
+
 inline int64_t rows_at(const std::vector<int64_t>& bs, int64_t t, int64_t B) {
   return bs.empty() ? B : bs[t];
 }
@@ -345,12 +371,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Te
       for (int64_t r = 0; r < b; ++r) {
         scalar_t* gr = g + r * G;
         const scalar_t* ar = a + r * G;
-        double m = 0, v = 0;
-        for (int64_t j = 0; j < G; ++j) m += ar[j];
-        m /= G;
-        const scalar_t ms = scalar_t(m);
-        for (int64_t j = 0; j < G; ++j) v += (ar[j] - m) * (ar[j] - m);
-        const scalar_t rs = scalar_t(1.0 / std::sqrt(v / G + eps));
+        scalar_t ms, rs;
+        row_stats(ar, G, eps, ms, rs);
         for (int64_t j = 0; j < G; ++j) gr[j] += (ar[j] - ms) * rs * gh[j];
         scalar_t* cr = c + r * H;
         for (int64_t j = 0; j < H; ++j) {
@@ -358,12 +380,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Te
           gr[j] = i; gr[H + j] = f; gr[2 * H + j] = gg; gr[3 * H + j] = o;
           cr[j] = f * cp[r * H + j] + i * gg;
         }
-        double mc = 0, vc = 0;
-        for (int64_t j = 0; j < H; ++j) mc += cr[j];
-        mc /= H;
-        const scalar_t mcs = scalar_t(mc);
-        for (int64_t j = 0; j < H; ++j) vc += (cr[j] - mc) * (cr[j] - mc);
-        const scalar_t rc = scalar_t(1.0 / std::sqrt(vc / H + eps));
+        scalar_t mcs, rc;
+        row_stats(cr, H, eps, mcs, rc);
         for (int64_t j = 0; j < H; ++j) {
           const scalar_t tv = tanh_poly((cr[j] - mcs) * rc * gc[j] + bc[j]);
           ty[r * H + j] = tv;
@@ -410,12 +428,8 @@ std::tuple<Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Te
         scalar_t* dgr = dg + r * G;
         scalar_t* dyr = dy + r * H;
         // LN of the cell: its statistics again (cheaper than keeping them)
-        double mc = 0, vc = 0;
-        for (int64_t j = 0; j < H; ++j) mc += cr[j];
-        mc /= H;
-        const scalar_t mcs = scalar_t(mc);
-        for (int64_t j = 0; j < H; ++j) vc += (cr[j] - mc) * (cr[j] - mc);
-        const scalar_t rc = scalar_t(1.0 / std::sqrt(vc / H + eps));
+        scalar_t mcs, rc;
+        row_stats(cr, H, eps, mcs, rc);
         double s1 = 0, s2 = 0;
         for (int64_t j = 0; j < H; ++j) {
           const int64_t k = r * H + j;
@@ -440,21 +454,9 @@ std::tuple<Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Te
         }
         // LN of the recurrent projection
         const scalar_t* ar = a + r * G;
-        double m = 0, v = 0;
-        for (int64_t j = 0; j < G; ++j) m += ar[j];
-        m /= G;
-        const scalar_t ms = scalar_t(m);
-        for (int64_t j = 0; j < G; ++j) v += (ar[j] - m) * (ar[j] - m);
-        const scalar_t rs = scalar_t(1.0 / std::sqrt(v / G + eps));
-        double q1 = 0, q2 = 0;
-        for (int64_t j = 0; j < G; ++j) {
-          const scalar_t u = gh[j] * dgr[j];
-          q1 += u;
-          q2 += u * (ar[j] - ms) * rs;
-        }
-        const scalar_t q1s = scalar_t(q1 / G), q2s = scalar_t(q2 / G);
-        scalar_t* dar = da + r * G;
-        for (int64_t j = 0; j < G; ++j) dar[j] = rs * (gh[j] * dgr[j] - q1s - (ar[j] - ms) * rs * q2s);
+        scalar_t ms, rs;
+        row_stats(ar, G, eps, ms, rs);
+        ln_backward_row(ar, gh, dgr, da + r * G, G, ms, rs);
       }
       Tensor dh_b = dh.narrow(0, 0, b);
       at::mm_out(dh_b, dA[t].narrow(0, 0, b), w_hh);
@@ -493,11 +495,8 @@ std::tuple<Tensor, Tensor, Tensor> lngru_forward(Tensor xp, const Tensor& h0, co
         const scalar_t* ar = a + r * G;
         scalar_t* ahr = ah + r * G;
         scalar_t* xr = x + r * G;
-        double m = 0, v = 0;
-        for (int64_t j = 0; j < G; ++j) m += ar[j];
-        m /= G;
-        for (int64_t j = 0; j < G; ++j) v += (ar[j] - m) * (ar[j] - m);
-        const scalar_t ms = scalar_t(m), rs = scalar_t(1.0 / std::sqrt(v / G + eps));
+        scalar_t ms, rs;
+        row_stats(ar, G, eps, ms, rs);
         for (int64_t j = 0; j < G; ++j) ahr[j] = (ar[j] - ms) * rs * gh[j] + bh[j];
         for (int64_t j = 0; j < H; ++j) {
           const scalar_t rv = sigm(xr[j] + ahr[j]), zv = sigm(xr[H + j] + ahr[H + j]);
@@ -552,20 +551,9 @@ std::tuple<Tensor, Tensor, Tensor> lngru_backward(const Tensor& gates, const Ten
         }
         const scalar_t* ar = a + r * G;
         const scalar_t* dahr = dah + r * G;
-        double m = 0, v = 0;
-        for (int64_t j = 0; j < G; ++j) m += ar[j];
-        m /= G;
-        for (int64_t j = 0; j < G; ++j) v += (ar[j] - m) * (ar[j] - m);
-        const scalar_t ms = scalar_t(m), rs = scalar_t(1.0 / std::sqrt(v / G + eps));
-        double q1 = 0, q2 = 0;
-        for (int64_t j = 0; j < G; ++j) {
-          const scalar_t u = gh[j] * dahr[j];
-          q1 += u;
-          q2 += u * (ar[j] - ms) * rs;
-        }
-        const scalar_t q1s = scalar_t(q1 / G), q2s = scalar_t(q2 / G);
-        scalar_t* dar = da + r * G;
-        for (int64_t j = 0; j < G; ++j) dar[j] = rs * (gh[j] * dahr[j] - q1s - (ar[j] - ms) * rs * q2s);
+        scalar_t ms, rs;
+        row_stats(ar, G, eps, ms, rs);
+        ln_backward_row(ar, gh, dahr, da + r * G, G, ms, rs);
       }
       Tensor dh_b = dh.narrow(0, 0, b);
       at::mm_out(dh_b, dA[t].narrow(0, 0, b), w_hh);
