@@ -21,6 +21,12 @@ def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((a - b).abs() / (1 + b.abs())).max()) if a.numel() else 0.0
 
 
+def weighted_sum(tensors) -> torch.Tensor:
+    """``Σ_k Σ (t_k ⊙ w_k)`` with ``w_k`` spread over [-1, 1]: a loss whose gradient weights every element
+    differently, so a transposed, swapped or summed-over gradient can't pass for the right one."""
+    return sum((t * torch.linspace(-1, 1, t.numel(), dtype=t.dtype).view_as(t)).sum() for t in tensors)
+
+
 @pytest.fixture
 def one_thread():
     """One torch thread for a test, the previous setting restored after it.

@@ -13,7 +13,7 @@ import torch
 
 import rnnkit
 from rnnkit.backends import compiled
-from tests.conftest import rel_err
+from tests.conftest import rel_err, weighted_sum
 
 needs_compiler = pytest.mark.skipif(shutil.which(os.environ.get("CXX") or "c++") is None,
                                     reason="no C++ compiler (c++ or $CXX): the compiled time loop can't be built")
@@ -23,9 +23,7 @@ def _run(layer, x, lengths=None):
     torch.manual_seed(0)
     out, state = layer(x, lengths=lengths)
     parts = state if isinstance(state, tuple) else (state,)
-    w = [torch.linspace(-1, 1, t.numel(), dtype=t.dtype).view_as(t) for t in (out, *parts)]
-    loss = sum((t * k).sum() for t, k in zip((out, *parts), w))
-    grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+    grads = torch.autograd.grad(weighted_sum([out, *parts]), [x, *layer.parameters()])
     return [out, *parts, *grads]
 
 

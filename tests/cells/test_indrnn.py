@@ -9,7 +9,7 @@ import rnnkit
 from rnnkit.backends import fused, reference
 from rnnkit.cells import BoundCell, IndRNNCell
 from rnnkit.cells.noise import sample
-from tests.conftest import rel_err
+from tests.conftest import rel_err, weighted_sum
 
 D64 = torch.float64
 
@@ -49,9 +49,6 @@ def _cell(bias=True, nonlinearity="relu", recurrent_max=None):
     return cell
 
 
-def _weighted(ts):
-    return sum((t * torch.linspace(-1, 1, t.numel(), dtype=D64).view_as(t)).sum() for t in ts)
-
 
 @pytest.mark.parametrize("noisy", [False, True])
 @pytest.mark.parametrize("use_lengths", [False, True])
@@ -66,13 +63,13 @@ def test_fused_and_reference_match_the_written_out_equations(variant, use_length
     batch_sizes = [3, 2, 2, 2, 1, 1] if use_lengths else None
     params = [x, h0, *cell.parameters()]
     want = written_out(cell, x, h0, lengths, noise)
-    gw = torch.autograd.grad(_weighted(want), params)
+    gw = torch.autograd.grad(weighted_sum(want), params)
     bound = BoundCell(cell, cell.weights())
     for run in (fused.run, reference.run):
         out, h = run(bound, x, h0, lengths, batch_sizes, noise=noise)
         for a, b in zip([out, h], want):
             assert rel_err(a, b) <= 1e-9, run.__module__
-        for a, b in zip(torch.autograd.grad(_weighted([out, h]), params), gw):
+        for a, b in zip(torch.autograd.grad(weighted_sum([out, h]), params), gw):
             assert rel_err(a, b) <= 1e-9, run.__module__
 
 
@@ -114,7 +111,7 @@ def test_layer_fused_equals_reference_deep_stack_and_steps_stream():
         torch.manual_seed(3)
         out, h = layer(x, lengths=lengths)
         assert layer.backend_used == backend and out.shape == (4, 7, 10) and h.shape == (8, 4, 5)
-        res[backend] = [out, h, *torch.autograd.grad(_weighted([out, h]), [x, *layer.parameters()])]
+        res[backend] = [out, h, *torch.autograd.grad(weighted_sum([out, h]), [x, *layer.parameters()])]
     for a, b in zip(res["fused"], res["reference"]):
         assert rel_err(a, b) <= 1e-9
     uni = rnnkit.IndRNN(3, 5, dtype=D64).eval()

@@ -10,7 +10,7 @@ import rnnkit
 from rnnkit.backends import fused, reference
 from rnnkit.cells import BoundCell, LayerNormLSTMCell
 from rnnkit.cells.noise import sample
-from tests.conftest import rel_err
+from tests.conftest import rel_err, weighted_sum
 
 D64 = torch.float64
 
@@ -50,9 +50,6 @@ def _cell(bias=True):
     return cell
 
 
-def _weighted(ts):
-    return sum((t * torch.linspace(-1, 1, t.numel(), dtype=D64).view_as(t)).sum() for t in ts)
-
 
 @pytest.mark.parametrize("noisy", [False, True])
 @pytest.mark.parametrize("use_lengths", [False, True])
@@ -68,13 +65,13 @@ def test_fused_and_reference_match_the_written_out_equations(bias, use_lengths, 
     batch_sizes = [3, 2, 2, 2, 1, 1] if use_lengths else None
     params = [x, h0, c0, *cell.parameters()]
     want = written_out(cell, x, h0, c0, lengths, noise)
-    gw = torch.autograd.grad(_weighted(want), params)
+    gw = torch.autograd.grad(weighted_sum(want), params)
     bound = BoundCell(cell, cell.weights())
     for run in (fused.run, reference.run):
         out, (h, c) = run(bound, x, rnnkit.LSTMState(h0, c0), lengths, batch_sizes, noise=noise)
         for a, b in zip([out, h, c], want):
             assert rel_err(a, b) <= 1e-9, run.__module__
-        for a, b in zip(torch.autograd.grad(_weighted([out, h, c]), params), gw):
+        for a, b in zip(torch.autograd.grad(weighted_sum([out, h, c]), params), gw):
             assert rel_err(a, b) <= 1e-9, run.__module__
 
 
@@ -115,7 +112,7 @@ def test_layer_fused_equals_reference_and_steps_stream():
         torch.manual_seed(3)
         out, (h, c) = layer(x, lengths=lengths)
         assert layer.backend_used == backend and out.shape == (4, 7, 10)
-        res[backend] = [out, h, c, *torch.autograd.grad(_weighted([out, h, c]), [x, *layer.parameters()])]
+        res[backend] = [out, h, c, *torch.autograd.grad(weighted_sum([out, h, c]), [x, *layer.parameters()])]
     for a, b in zip(res["fused"], res["reference"]):
         assert rel_err(a, b) <= 1e-9
     uni = rnnkit.LayerNormLSTM(3, 5, dtype=D64).eval()

@@ -9,13 +9,10 @@ import rnnkit
 from rnnkit.backends import reference, scan
 from rnnkit.cells import BoundCell, MinGRUCell
 from rnnkit.cells.mingru import g, log_g
-from tests.conftest import rel_err
+from tests.conftest import rel_err, weighted_sum
 
 D64 = torch.float64
 
-
-def _weighted(ts):
-    return sum((t * torch.linspace(-1, 1, t.numel(), dtype=t.dtype).view_as(t)).sum() for t in ts)
 
 
 @pytest.mark.parametrize("use_lengths", [False, True])
@@ -32,7 +29,7 @@ def test_scan_equals_the_step_loop_with_gradients(use_lengths, h0_kind):
     res = {}
     for name, run in (("scan", scan.run), ("steps", reference.run)):
         out, h = run(bound, x, h0, lengths)
-        res[name] = [out, h, *torch.autograd.grad(_weighted([out, h]), params)]
+        res[name] = [out, h, *torch.autograd.grad(weighted_sum([out, h]), params)]
     for a, b in zip(res["scan"], res["steps"]):
         assert rel_err(a, b) <= 1e-9
 
@@ -70,7 +67,7 @@ def test_layer_scan_equals_reference_and_streams_step_by_step():
         assert layer.backend_used == ("scan" if backend == "auto" else "reference")
         assert out.shape == (4, 9, 10) and h.shape == (4, 4, 5)
         assert torch.all(out[1, 3:] == 0)
-        res[backend] = [out, h, *torch.autograd.grad(_weighted([out, h]), [x, *layer.parameters()])]
+        res[backend] = [out, h, *torch.autograd.grad(weighted_sum([out, h]), [x, *layer.parameters()])]
     for a, b in zip(res["auto"], res["reference"]):
         assert rel_err(a, b) <= 1e-9
     uni = rnnkit.MinGRU(3, 5, num_layers=2, dtype=D64)

@@ -9,7 +9,7 @@ import rnnkit
 from rnnkit.backends import fused, reference
 from rnnkit.cells import BoundCell, ElmanCell, GRUCell, LSTMCell
 from rnnkit.cells.noise import StepNoise, check_probability, sample
-from tests.conftest import rel_err
+from tests.conftest import rel_err, weighted_sum
 
 D64 = torch.float64
 KINDS = ["elman-tanh", "elman-relu", "lstm", "lstm-proj", "gru"]
@@ -94,14 +94,12 @@ def test_fused_and_reference_match_the_written_out_equations(kind, which, use_le
     bound = BoundCell(cell, cell.weights())
     want = _leaves(*written_out(cell, x, s0, noise, lengths))
     params = [x, *[p for p in cell.parameters()], *([s0] if isinstance(s0, torch.Tensor) else list(s0))]
-    gw = torch.autograd.grad(sum((t * torch.linspace(-1, 1, t.numel(), dtype=D64).view_as(t)).sum()
-                                 for t in want), params)
+    gw = torch.autograd.grad(weighted_sum(want), params)
     for run in (fused.run, reference.run):
         got = _leaves(*run(bound, x, s0, lengths, batch_sizes, noise=noise))
         for a, b in zip(got, want):
             assert rel_err(a, b) <= 1e-9, run.__module__
-        gg = torch.autograd.grad(sum((t * torch.linspace(-1, 1, t.numel(), dtype=D64).view_as(t)).sum()
-                                     for t in got), params)
+        gg = torch.autograd.grad(weighted_sum(got), params)
         for a, b in zip(gg, gw):
             assert rel_err(a, b) <= 1e-9, run.__module__
 
