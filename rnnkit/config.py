@@ -81,7 +81,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
         tp, optional = _base_type(hints[f.name])
         flag = "--" + f.name.replace("_", "-")
         default = f.default
-        help_text = f.metadata["help"]
+        help_text = f.metadata["help"].replace("%", "%%")  # argparse %-formats help strings
         if default not in ("", None) and "default" not in help_text:
             help_text += f" (default: {default})"
         if tp is bool:
