@@ -7,12 +7,16 @@ models (the combination, the network alone, naive, seasonal naive, drift, ETS, A
 same origins; the table gives MASE, sMAPE and the coverage of the 80% intervals.
 
     python benchmarks/forecast_broad.py --out runs/broad --json broad.json      # all series
-    python benchmarks/forecast_broad.py --dev --out runs/broad-dev              # development run (below)
+    python benchmarks/forecast_broad.py --dev 1 --out runs/dev1 --json dev1.json   # development periods (below)
+    python benchmarks/forecast_broad.py --dev 2 --out runs/dev2 --json dev2.json
+    python benchmarks/forecast_broad.py --choose dev1.json dev2.json              # the grid and the choice
     python benchmarks/forecast_broad.py --series airline,nile
 
-``--dev`` drops the last 2 H steps of every series first, so its test span lies wholly before the real one:
-the defaults were chosen on these development scores, never on the reported test spans. It also scores
-every combination scheme from the same members.
+``--dev N`` drops the last N test spans (N x 2 H steps) of every series first, so its test span lies wholly
+before the real one (and before those of the development runs with a smaller N); series left with fewer than
+40 steps are skipped. The defaults were chosen on these development scores, never on the reported test
+spans: every development run scores every member pool x weighting scheme x interval rule x spread from the
+same members, and ``--choose`` applies the rule of :func:`choose` to them.
 
 Data: ``../shared/data/forecasting`` (the project's copies of the aeon / statsmodels files),
 ``statsmodels.datasets`` and ``vega_datasets`` (``pip install "rnnkit[forecast-bench]"``); series longer than
@@ -40,7 +44,12 @@ from rnnkit.tasks import forecast
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "forecasting"
 HORIZON = {"Y": 6, "Q": 8, "M": 18, "W": 13, "D": 14, "H": 48}
 MAX_LEN = 1000
-MODELS = ("combined", "rnn", "seasonal naive", "naive", "drift", "ETS", "ARIMA")
+MIN_DEV = 40  # a development run leaves out the series with fewer steps than this before its spans
+
+
+class TooShort(Exception):
+    """A series that a development run leaves out."""
+MODELS = ("combined", "rnn", "seasonal naive", "naive", "drift", "ETS", "ARIMA", "Theta")
 FERTILITY = ("Canada", "France", "Germany", "Italy", "Japan", "United Kingdom", "United States")  # the G7
 
 
@@ -141,12 +150,14 @@ def spans(freq: str, n: int) -> tuple[int, int, int]:
     return H, 2 * H, max(1, H // 6)
 
 
-def run_one(s: Series, out: Path, dev: bool, threads: int) -> dict:
+def run_one(s: Series, out: Path, dev: int, threads: int) -> dict:
     name, freq, stamps, values = s
     stamps, values = stamps[-MAX_LEN:], values[-MAX_LEN:]
     H, test, stride = spans(freq, len(values))
-    if dev:  # the development run: the real test span never seen
-        stamps, values = stamps[:-test], values[:-test]
+    if dev:  # a development run: the real test span (and, for dev > 1, the later development spans) never seen
+        stamps, values = stamps[: -dev * test], values[: -dev * test]
+        if len(values) < MIN_DEV:
+            raise TooShort(f"{name}: {len(values)} steps left before development span {dev}, fewer than {MIN_DEV}")
         H, test, stride = spans(freq, len(values))
     run_dir = out / name.replace(" ", "_").replace("&", "and")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -169,17 +180,23 @@ def run_one(s: Series, out: Path, dev: bool, threads: int) -> dict:
            "combination": bt.get("combination", {}), "forms": bt["forms"]}
     if dev:
         snaive = bt["overall"]["seasonal naive"]["mase"]
-        res["grid"] = {f"{pool} {scheme} {rule}": score(bt["members"], POOLS[pool], scheme, rule, snaive)
-                       for pool in POOLS for scheme in combine.SCHEMES for rule in combine.RULES}
+        res["members"] = bt["members"]  # to score other rules later without training again
+        res["grid"] = {f"{pool} {scheme} {rule} {spread}": score(bt["members"], POOLS[pool], scheme, rule, spread,
+                                                                  snaive)
+                       for pool in POOLS for scheme in combine.SCHEMES for rule in combine.RULES
+                       for spread in combine.SPREADS}
     return res
 
 
 POOLS = {"rnn+ets+arima": ("rnn", "ets", "arima"),
+         "rnn+ets+arima+theta": ("rnn", "ets", "arima", "theta"),
          "+naive+drift": ("rnn", "ets", "arima", "naive", "drift"),
-         "all": ("rnn", "ets", "arima", "naive", "seasonal-naive", "drift")}
+         "+theta+naive+drift": ("rnn", "ets", "arima", "theta", "naive", "drift"),
+         "all": ("rnn", "ets", "arima", "theta", "naive", "seasonal-naive", "drift")}
 
 
-def score(members: dict, pool: tuple[str, ...], scheme: str, rule: str, snaive: float) -> dict[str, float]:
+def score(members: dict, pool: tuple[str, ...], scheme: str, rule: str, spread: str, snaive: float
+          ) -> dict[str, float]:
     """MASE, 80% coverage and a win over seasonal naive (MASE strictly below) of one combination, from
     the members' validation and test-span forecasts that the run recorded (the development run's
     choice of the defaults): the weights and the interval factor as :func:`combine.fit` sets them."""
@@ -188,7 +205,7 @@ def score(members: dict, pool: tuple[str, ...], scheme: str, rule: str, snaive: 
         va = m["valid"]
         names = [k for k in pool if k in va["means"] and k in m["means"]]
         comb = combine.fit(np.asarray(va["actual"]), {k: np.asarray(va["means"][k]) for k in names},
-                           {k: np.asarray(va["stds"][k]) for k in names}, scheme, rule)
+                           {k: np.asarray(va["stds"][k]) for k in names}, scheme, rule, spread)
         mean, std = comb.forecast({k: np.asarray(m["means"][k]) for k in comb.members},
                                   {k: np.asarray(m["stds"][k]) for k in comb.members})
         actual = np.asarray(m["actual"])
@@ -246,13 +263,46 @@ def aggregate(results: list[dict], cols: list[str]) -> str:
 
 def grid_table(results: list[dict]) -> str:
     """The development run's scores of every member pool x weighting scheme x interval rule."""
-    lines = ["| pool | scheme | interval rule | mean MASE | beats seasonal naive | mean cov80 |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| pool | scheme | interval rule | spread | mean MASE | beats seasonal naive | mean cov80 |",
+             "|---|---|---|---|---|---|---|"]
     for key in results[0]["grid"]:
         g = [r["grid"][key] for r in results]
-        pool, scheme, rule = key.split(" ")
-        lines.append(f"| {pool} | {scheme} | {rule} | {np.mean([x['mase'] for x in g]):.3f} | "
+        pool, scheme, rule, spread = key.split(" ")
+        lines.append(f"| {pool} | {scheme} | {rule} | {spread} | {np.mean([x['mase'] for x in g]):.3f} | "
                      f"{int(sum(x['win'] for x in g))}/{len(g)} | {np.mean([x['coverage80'] for x in g]):.3f} |")
+    return "\n".join(lines)
+
+
+def choose(periods: list[list[dict]]) -> str:
+    """The defaults' choice from development runs (their JSON results), by a rule fixed before any of
+    them was read: of the grid's rows whose mean 80% coverage lies in [0.75, 0.85] in every period
+    (failing that, pooled over the periods), the one that beats seasonal naive on the most series,
+    summed over the periods; ties go to the lower mean MASE over all series of all periods."""
+    keys = list(periods[0][0]["grid"])
+    rows = []
+    for key in keys:
+        per = [[r["grid"][key] for r in rs] for rs in periods]
+        pooled = [x for g in per for x in g]
+        rows.append({"key": key, "cov": [float(np.mean([x["coverage80"] for x in g])) for g in per],
+                     "wins": [int(sum(x["win"] for x in g)) for g in per],
+                     "mase": [float(np.mean([x["mase"] for x in g])) for g in per],
+                     "pooled_cov": float(np.mean([x["coverage80"] for x in pooled])),
+                     "pooled_mase": float(np.mean([x["mase"] for x in pooled]))})
+    ok = [r for r in rows if all(0.75 <= c <= 0.85 for c in r["cov"])] or \
+        [r for r in rows if 0.75 <= r["pooled_cov"] <= 0.85]
+    best = min(ok, key=lambda r: (-sum(r["wins"]), r["pooled_mase"])) if ok else None
+    n = [len(rs) for rs in periods]
+    head = " | ".join(f"period {k + 1} ({m} series): MASE, wins, cov80" for k, m in enumerate(n))
+    lines = [f"| pool | scheme | interval rule | spread | {head} | pooled MASE | wins | pooled cov80 |",
+             "|---|---|---|---|" + "---|" * (len(n) + 3)]
+    for r in rows:
+        per = " | ".join(f"{m:.3f}, {w}, {c:.3f}" for m, w, c in zip(r["mase"], r["wins"], r["cov"]))
+        mark = "**" if r is best else ""
+        cells = " | ".join(r["key"].split(" "))
+        lines.append(f"| {mark}{cells.replace(' | ', mark + ' | ' + mark)}{mark} | {per} | {r['pooled_mase']:.3f} | "
+                     f"{sum(r['wins'])}/{sum(n)} | {r['pooled_cov']:.3f} |")
+    lines.append("")
+    lines.append(f"chosen: {best['key'] if best else 'nothing qualifies'}")
     return "\n".join(lines)
 
 
@@ -260,16 +310,26 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--series", default="", help="comma list of series names (default: all)")
     p.add_argument("--out", default=f"runs/bench-broad-{time.strftime('%Y%m%d-%H%M%S')}", help="run directory")
-    p.add_argument("--dev", action="store_true", help="development run: the last 2 H steps of every series dropped")
+    p.add_argument("--dev", type=int, nargs="?", const=1, default=0, metavar="N",
+                   help="development run N: the last N test spans (N x 2 H steps) of every series dropped (default 1)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default: 1)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--choose", nargs="+", default=None, metavar="DEV.json",
+                   help="no run: print the grid of these development runs' results and the defaults' choice")
     args = p.parse_args()
+    if args.choose:
+        print(choose([json.loads(Path(f).read_text(encoding="utf-8")) for f in args.choose]))
+        return
     torch.set_num_threads(args.threads)
     wanted = {s.strip() for s in args.series.split(",") if s.strip()}
     series = [s for s in all_series() if not wanted or s[0] in wanted]
     results = []
     for s in series:
-        r = run_one(s, Path(args.out), args.dev, args.threads)
+        try:
+            r = run_one(s, Path(args.out), args.dev, args.threads)
+        except TooShort as e:
+            print(f"skipped: {e}", file=sys.stderr, flush=True)
+            continue
         results.append(r)
         o = r["overall"]
         print(f"{r['name']}: combined MASE {o['combined']['mase']:.3f}, rnn {o['rnn']['mase']:.3f}, seasonal naive "

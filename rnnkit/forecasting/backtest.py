@@ -33,19 +33,17 @@ def network_forecast(model: Forecaster, p: Prepared, starts: list[int], sp: Span
 
 
 def make_baselines(names: list[str], m: int, quiet: bool = False) -> list[Any]:
-    from rnnkit.forecasting import baselines as bl
+    from rnnkit.forecasting import members
     from rnnkit.forecasting import statistical as st
 
     out: list[Any] = []
     for name in names:
-        if name in ("ets", "arima") and not st.have_statsmodels():
+        if name not in members.SIMPLE and not st.have_statsmodels():
             if not quiet:
                 print(f'note: baseline {name} skipped: it needs statsmodels (pip install "rnnkit[forecast]")',
                       file=sys.stderr)
             continue
-        out.append({"naive": bl.Naive, "drift": bl.Drift}[name]() if name in ("naive", "drift") else
-                   bl.SeasonalNaive(m) if name == "seasonal-naive" else
-                   st.ETS(m) if name == "ets" else st.ARIMA(m))
+        out.append(members.new(name, m))
     return out
 
 

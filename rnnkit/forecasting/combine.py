@@ -10,16 +10,19 @@ validation span, in the transformed units ``v`` (``log y`` or ``y``) where all m
     best:             w_j = 1 for the smallest e_j, else 0  (selection)
     top2:             w_j = 1/2 for the two smallest e_j, else 0  (the mean of the two best)
 
-    mean = sum_j w_j mean_j,   std = c sum_j w_j std_j
+    mean = sum_j w_j mean_j,   std = c s,   with the members' spread s (``spread``):
+        mean:     s = sum_j w_j std_j                                     (the members' own widths)
+        mixture:  s = sqrt(sum_j w_j (std_j^2 + (mean_j - mean)^2))       (the linear pool's: the members'
+                  disagreement widens it, Gneiting & Ranjan 2013)
 
 The factor ``c`` calibrates the intervals (split-conformal, on the normalised scores
-``|v - mean| / sum_j w_j std_j`` of all validation points): with ``c_0`` the ``ceil(0.8 (n + 1)) / n``
+``|v - mean| / s`` of all validation points): with ``c_0`` the ``ceil(0.8 (n + 1)) / n``
 empirical quantile of the ``n`` scores over ``z_0.9`` (the factor that puts 80% of the validation
 actuals inside the 80% intervals), ``c = c_0`` when it widens the members' intervals and
 ``c = (1 + c_0) / 2`` when it would narrow them: a few overlapping windows that happened to be easy
 are weak evidence against the members' own uncertainty. The members' ``std`` keep the shape over
 the horizon, the validation errors fix the width. Nothing of the test span enters the weights or
-``c``; the halfway rule and the default scheme were chosen on a development run whose test spans
+``c``; the default scheme, rule and spread were chosen on two development periods whose test spans
 lie before the benchmark's (benchmarks/README.md).
 """
 
@@ -34,6 +37,7 @@ from rnnkit.errors import RnnkitError
 
 SCHEMES = ("inverse", "inverse-squared", "equal", "best", "top2")
 RULES = ("halfway", "conformal", "widen")  # how the conformal factor c_0 becomes c (fit)
+SPREADS = ("mean", "mixture")  # the width the factor scales (module docstring)
 Z80 = 1.2815515655446004  # the 0.9 quantile of the standard normal
 
 
@@ -47,12 +51,17 @@ class Combination:
     scheme: str
     valid_mae: list[float]
     windows: int
+    spread: str = "mean"  # runs saved before the option existed used the members' mean width
 
     def forecast(self, means: dict[str, np.ndarray], stds: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """The combined ``(mean, std)`` from each member's forecasts (any equal shapes)."""
-        mean = sum(w * means[m] for m, w in zip(self.members, self.weights))
-        std = sum(w * stds[m] for m, w in zip(self.members, self.weights))
-        return np.asarray(mean), self.factor * np.asarray(std)
+        pairs = list(zip(self.members, self.weights))
+        mean = np.asarray(sum(w * means[m] for m, w in pairs))
+        if self.spread == "mixture":
+            std = np.sqrt(sum(w * (stds[m] ** 2 + (means[m] - mean) ** 2) for m, w in pairs))
+        else:
+            std = sum(w * stds[m] for m, w in pairs)
+        return mean, self.factor * np.asarray(std)
 
 
 def weights(errors: list[float], scheme: str) -> list[float]:
@@ -94,15 +103,18 @@ def factor_rule(c0: float, rule: str) -> float:
 
 
 def fit(actual: np.ndarray, means: dict[str, np.ndarray], stds: dict[str, np.ndarray], scheme: str,
-        rule: str = "halfway") -> Combination:
+        rule: str = "halfway", spread: str = "mean") -> Combination:
     """The combination of the members in ``means`` from their validation forecasts: ``actual``,
     ``means[j]``, ``stds[j]`` (N, H) in the transformed units, N the validation windows; ``rule``
-    turns the conformal factor into the interval factor (:func:`factor_rule`)."""
+    turns the conformal factor into the interval factor (:func:`factor_rule`), which scales the
+    ``spread`` (module docstring)."""
+    if spread not in SPREADS:
+        raise RnnkitError(f"interval spread must be one of {', '.join(SPREADS)}, got {spread!r}")
     names = [m for m in means if np.isfinite(means[m]).all() and np.isfinite(stds[m]).all()]
     if not names:
         raise RnnkitError("combination: no member forecast the validation span")
     errors = [float(np.mean(np.abs(actual - means[m]))) for m in names]
-    comb = Combination(names, weights(errors, scheme), 1.0, scheme, errors, int(actual.shape[0]))
+    comb = Combination(names, weights(errors, scheme), 1.0, scheme, errors, int(actual.shape[0]), spread)
     mean, std = comb.forecast(means, stds)
     c0 = conformal_factor(np.abs(actual - mean) / np.maximum(std, 1e-12))
     comb.factor = factor_rule(c0, rule)

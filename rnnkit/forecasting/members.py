@@ -1,6 +1,6 @@
 """The members of the combination and their forecasts in the transformed units ``v``.
 
-A member is the trained network (``rnn``), a statistical model (``ets``, ``arima``) fitted once
+A member is the trained network (``rnn``), a statistical model (``ets``, ``arima``, ``theta``) fitted once
 on the span before validation, with the season found for the series (``m = 1`` when the
 seasonality test says none), its parameters then kept fixed: every later forecast, on the
 validation windows or the test span, only filters the longer history; or one of the simple
@@ -20,14 +20,23 @@ from rnnkit.errors import RnnkitError
 from rnnkit.forecasting.windows import Prepared, Spans, windows
 from rnnkit.models.forecaster import Forecaster
 
-NAMES = ("rnn", "ets", "arima", "naive", "seasonal-naive", "drift")
+NAMES = ("rnn", "ets", "arima", "theta", "naive", "seasonal-naive", "drift")
 SIMPLE = ("naive", "seasonal-naive", "drift")
 
 
-def _simple(name: str, m: int) -> Any:
+def _classes() -> dict[str, Any]:
     from rnnkit.forecasting import baselines as bl
+    from rnnkit.forecasting import statistical as st
 
-    return bl.SeasonalNaive(m) if name == "seasonal-naive" else bl.Naive() if name == "naive" else bl.Drift()
+    return {"naive": bl.Naive, "seasonal-naive": bl.SeasonalNaive, "drift": bl.Drift, "ets": st.ETS,
+            "arima": st.ARIMA, "theta": st.Theta}
+
+
+def new(name: str, m: int) -> Any:
+    """A fresh model by member name (not ``rnn``): the simple benchmarks, ETS, ARIMA or Theta
+    (statsmodels: check :func:`statistical.have_statsmodels` first), ``m`` the season."""
+    cls = _classes()[name]
+    return cls() if name in ("naive", "drift") else cls(m)
 
 
 def statistical(names: list[str], v: np.ndarray, m: int, quiet: bool = False) -> dict[str, Any]:
@@ -40,14 +49,14 @@ def statistical(names: list[str], v: np.ndarray, m: int, quiet: bool = False) ->
         if name == "rnn":
             continue
         if name in SIMPLE:
-            out[name] = _simple(name, m)
+            out[name] = new(name, m)
             continue
         if not st.have_statsmodels():
             if not quiet:
                 print(f'note: combination member {name} skipped: it needs statsmodels (pip install '
                       f'"rnnkit[forecast]")', file=sys.stderr)
             continue
-        model = st.ETS(m) if name == "ets" else st.ARIMA(m)
+        model = new(name, m)
         try:
             model.fit(v)
         except RnnkitError as e:
@@ -60,10 +69,7 @@ def statistical(names: list[str], v: np.ndarray, m: int, quiet: bool = False) ->
 
 def restore(states: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Statistical members from their saved ``state()``."""
-    from rnnkit.forecasting import statistical as st
-
-    return {name: _simple(name, int(s.get("m", 1))) if name in SIMPLE else
-            (st.ETS if name == "ets" else st.ARIMA).from_state(s) for name, s in states.items()}
+    return {name: _classes()[name].from_state(s) for name, s in states.items()}
 
 
 def model_forecasts(model: Any, v: np.ndarray, starts: list[int], horizon: int) -> tuple[np.ndarray, np.ndarray]:

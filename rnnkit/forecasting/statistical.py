@@ -13,6 +13,19 @@ refit), which makes rolling-origin evaluation cheap and keeps the test span out 
   not reject a unit root at 5%; then ``p, q`` in 0..2 by AIC, with a constant or a drift when at
   most one difference is taken.
 
+- **Theta** (Assimakopoulos & Nikolopoulos 2000, the M3 winner and a standard benchmark of M4 and of
+  FFORMA's pool, in the form of Hyndman & Billah 2003: simple exponential smoothing with a drift of
+  half the series' linear trend): the series minus its additive seasonal indices (classical
+  decomposition, when ``m > 1`` and two full seasons fit), ``alpha`` by statsmodels' SES fit with the
+  first value as the initial level, ``b_0`` the least-squares slope on time; from ``n`` values with
+  SES level ``l_n``,
+
+      mean_h = l_n + (b_0 / 2) (h - 1 + 1 / alpha - (1 - alpha)^n / alpha) + s_{(n + h - 1) mod m}
+      std_h = sigma sqrt(1 + (h - 1) alpha^2)     (SES's, sigma from its one-step errors)
+
+  as statsmodels' ``ThetaModel`` forecasts (a test), with ``alpha``, ``b_0``, the indices and
+  ``sigma`` kept from the fit.
+
 ``forecast`` returns ``(mean, std)`` (H,) of the normal forecast distribution, as the simple
 baselines do. ``state()`` / ``from_state()`` keep the chosen form and parameters (JSON), so a trained
 run forecasts new data with the same models.
@@ -119,6 +132,77 @@ class ETS:
             frame = res.get_prediction(start=len(y), end=len(y) + horizon - 1).summary_frame(alpha=0.2)
         mean = frame["mean"].to_numpy()
         return mean, (frame["pi_upper"].to_numpy() - frame["pi_lower"].to_numpy()) / (2 * Z80)
+
+
+class Theta:
+    name = "Theta"
+
+    def __init__(self, m: int) -> None:
+        _require()
+        self.m = max(1, m)
+        self.season = np.zeros(self.m)
+        self.alpha = 1.0
+        self.b0 = 0.0
+        self.sigma = 0.0
+
+    def _adjusted(self, y: np.ndarray) -> np.ndarray:
+        return y - self.season[np.arange(len(y)) % self.m]
+
+    def fit(self, y: np.ndarray) -> None:
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+        y = np.asarray(y, dtype=np.float64)
+        if len(y) < 3:
+            raise RnnkitError(f"Theta: needs at least 3 values to fit, got {len(y)}")
+        m = self.m
+        self.season = np.zeros(m)
+        if m > 1 and len(y) >= 2 * m:  # classical additive decomposition: centred moving average of one season
+            kernel = np.r_[0.5, np.ones(m - 1), 0.5] / m if m % 2 == 0 else np.ones(m) / m
+            trend = np.convolve(y, kernel, mode="valid")
+            lo = (len(kernel) - 1) // 2
+            detr = y[lo : lo + len(trend)] - trend
+            idx = np.arange(lo, lo + len(trend)) % m
+            season = np.array([detr[idx == k].mean() for k in range(m)])
+            self.season = season - season.mean()
+        z = self._adjusted(y)
+        t = np.arange(len(z), dtype=np.float64)
+        self.b0 = float(np.polyfit(t, z, 1)[0])
+        with _quiet():
+            res = ExponentialSmoothing(z, initial_level=z[0], initialization_method="known").fit()
+        self.alpha = float(np.clip(res.params["smoothing_level"], 1e-4, 1.0))
+        level, err = self._filter(z)
+        self.sigma = float(np.sqrt(np.mean(err**2))) if err.size else 0.0
+
+    def _filter(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        """SES over ``z`` from the level ``z_0``: the last level and the one-step errors."""
+        a, level = self.alpha, float(z[0])
+        err = np.empty(len(z) - 1)
+        for i in range(1, len(z)):
+            err[i - 1] = z[i] - level
+            level += a * err[i - 1]
+        return level, err
+
+    def state(self) -> dict[str, Any]:
+        return {"m": self.m, "season": self.season.tolist(), "alpha": self.alpha, "b0": self.b0, "sigma": self.sigma}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Theta:
+        out = cls(int(state["m"]))
+        out.season = np.asarray(state["season"], dtype=np.float64)
+        out.alpha, out.b0, out.sigma = float(state["alpha"]), float(state["b0"]), float(state["sigma"])
+        return out
+
+    def describe(self) -> str:
+        return f"Theta(alpha={self.alpha:.2f}{', seasonal' if self.season.any() else ''})"
+
+    def forecast(self, y: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+        z = self._adjusted(np.asarray(y, dtype=np.float64))
+        n, a = len(z), self.alpha
+        level, _ = self._filter(z)
+        h = np.arange(1, horizon + 1, dtype=np.float64)
+        drift = 0.5 * self.b0 * (h - 1 + 1 / a - (1 - a) ** n / a)
+        mean = level + drift + self.season[(n + h.astype(int) - 1) % self.m]
+        return mean, self.sigma * np.sqrt(1 + (h - 1) * a**2)
 
 
 class ARIMA:

@@ -69,7 +69,7 @@ from rnnkit.training import StatelessTask, TrainConfig, checkpoint
 from rnnkit.training.trainer import resolve_device
 
 TASK = "forecast"
-BASELINES = ("naive", "seasonal-naive", "drift", "ets", "arima")
+BASELINES = ("naive", "seasonal-naive", "drift", "ets", "arima", "theta")
 
 
 @dataclasses.dataclass
@@ -116,14 +116,17 @@ class ForecastDataConfig:
                           "(the factor that covers 80 percent of them), widen (that factor, but never narrower than "
                           "the members' own intervals), halfway (as widen, but a narrowing factor goes halfway)",
                           choices=combine.RULES)
-    combine: str = field("inverse-squared", "combine the network with the other --members, weights chosen on "
+    spread: str = field("mixture", "the width the interval factor scales: mean (the members' weighted standard "
+                        "deviations) or mixture (the linear pool's: their variances plus their disagreement)",
+                        choices=combine.SPREADS)
+    combine: str = field("inverse", "combine the network with the other --members, weights chosen on "
                          "the validation windows: inverse (weights 1 / validation MAE), inverse-squared (1 / MAE^2), "
                          "equal, best (the best member), top2 (the mean of the two best), or none (the network alone)",
                          choices=(*combine.SCHEMES, "none"))
-    members: str = field("rnn,ets,arima,naive,drift", "members of the combination, comma-separated from rnn, "
-                         "ets, arima, naive, seasonal-naive, drift")
-    baselines: str = field("naive,seasonal-naive,drift,ets,arima", "baselines scored on the same origins, "
-                           "comma-separated (ets and arima need statsmodels; skipped with a note without it)")
+    members: str = field("rnn,ets,arima,theta,naive,drift", "members of the combination, comma-separated from rnn, "
+                         "ets, arima, theta, naive, seasonal-naive, drift")
+    baselines: str = field("naive,seasonal-naive,drift,ets,arima,theta", "baselines scored on the same origins, "
+                           "comma-separated (ets, arima and theta need statsmodels; skipped with a note without it)")
 
 
 @dataclasses.dataclass
@@ -295,7 +298,7 @@ def fit_combinations(d: ForecastDataConfig, model: Forecaster, prepared: list[Pr
         starts = ser.origins(split.valid_start, split.test_start, sp.horizon, 1)
         means, stds = members.forecasts(stat, names, model, p, starts, sp, d.base)
         actual = np.stack([v[o : o + sp.horizon] for o in starts])
-        comb = combine.fit(actual, means, stds, d.combine, d.interval)
+        comb = combine.fit(actual, means, stds, d.combine, d.interval, d.spread)
         if record is not None:
             record[p.series.name] = {"actual": actual.tolist(), "means": {k: a.tolist() for k, a in means.items()},
                                      "stds": {k: a.tolist() for k, a in stds.items()}}

@@ -53,3 +53,26 @@ def test_interval_rules():
     assert combine.factor_rule(0.5, "widen") == 1.0 and combine.factor_rule(2.0, "widen") == 2.0
     with pytest.raises(RnnkitError, match="interval rule must be one of"):
         combine.factor_rule(1.0, "wider")
+
+
+def test_mixture_spread_is_the_linear_pool_and_never_narrower_than_the_mean_spread():
+    means = {"a": np.array([[0.0, 1.0]]), "b": np.array([[2.0, 1.0]])}
+    stds = {"a": np.array([[1.0, 1.0]]), "b": np.array([[1.0, 3.0]])}
+    mix = combine.Combination(["a", "b"], [0.5, 0.5], 1.0, "equal", [1.0, 1.0], 1, "mixture")
+    mean, std = mix.forecast(means, stds)
+    # step 1: members 0 +- 1 and 2 +- 1 pool to mean 1, variance 1 + 1 (their disagreement);
+    # step 2: they agree on the mean, variance (1 + 9) / 2
+    assert mean.tolist() == [[1.0, 1.0]] and std == pytest.approx(np.array([[np.sqrt(2.0), np.sqrt(5.0)]]))
+    plain = combine.Combination(["a", "b"], [0.5, 0.5], 1.0, "equal", [1.0, 1.0], 1)  # the default: mean
+    assert plain.spread == "mean" and plain.forecast(means, stds)[1] == pytest.approx(np.array([[1.0, 2.0]]))
+    rng = np.random.default_rng(1)
+    actual = rng.normal(size=(20, 4))
+    m2 = {"a": actual + rng.normal(size=(20, 4)), "b": actual - rng.normal(size=(20, 4))}
+    s2 = {"a": np.ones((20, 4)), "b": np.ones((20, 4))}
+    fitted = combine.fit(actual, m2, s2, "inverse", "conformal", "mixture")
+    assert fitted.spread == "mixture"
+    mean, std = fitted.forecast(m2, s2)
+    inside = np.abs(actual - mean) <= combine.Z80 * std
+    assert 0.8 <= inside.mean() <= 0.85  # calibrated on the mixture's width
+    with pytest.raises(RnnkitError, match="interval spread must be one of"):
+        combine.fit(actual, m2, s2, "inverse", "halfway", "union")

@@ -31,7 +31,7 @@ def test_train_and_forecast_nile_end_to_end(data_dir, tmp_path, capsys):
         assert (run / name).is_file(), name
     bt = json.loads((run / "backtest.json").read_text())
     assert set(bt["overall"]) == {"combined", "rnn", "naive", "seasonal naive", "drift"}
-    assert set(bt["combination"]["volume"]["weights"]) == {"rnn", "ets", "arima", "naive", "drift"}
+    assert set(bt["combination"]["volume"]["weights"]) == {"rnn", "ets", "arima", "theta", "naive", "drift"}
     rnn = bt["overall"]["rnn"]
     assert 0 < rnn["mase"] < 3 and 0 <= rnn["coverage80"] <= 1 and rnn["crps"] > 0
     # yearly data: the seasonal naive forecast is the naive one, on the same 6 origins x 5 steps
@@ -103,7 +103,7 @@ def test_global_model_over_series_with_covariates(tmp_path):
     (["--target", "year"], r"column 'year' is both a target and the time"),
     (["--base", "seasonal", "--season", "12"], r"--base seasonal needs a context of at least one season"),
     (["--transform", "log", "--target", "volume", "--baselines", "arma"], r"--baselines: unknown arma"),
-    (["--members", "rnn,theta"], r"--members: unknown theta"),
+    (["--members", "rnn,prophet"], r"--members: unknown prophet"),
     (["--season", "30"], r"series 'volume': 80 steps before the validation span are too short for season 30 "
                          r"\(needs 90\); give a smaller --season"),
     (["--seasonality", "on", "--season", "40"], r"too short for season 40 \(needs 82\)"),
@@ -158,7 +158,7 @@ def test_combination_beats_seasonal_naive_on_a_real_series_with_several_validati
     comb = json.loads((tmp_path / "run" / "combination.json").read_text())["Passengers"]
     assert comb["seasonal"] and comb["transform"] == "log" and comb["combination"]["windows"] == 13
     assert sum(comb["combination"]["weights"]) == pytest.approx(1)
-    assert set(comb["members"]) == {"ets", "arima", "naive", "drift"}
+    assert set(comb["members"]) == {"ets", "arima", "theta", "naive", "drift"}
     assert comb["members"]["ets"]["spec"]["seasonal"] == "add"
 
 
