@@ -11,7 +11,8 @@ thread (one timing of each per round; medians over the rounds):
 - ``lstm+zo``: ``rnnkit.LSTM(zoneout=0.1)``;
 - ``lstm+wd``: ``rnnkit.LSTM(weight_drop=0.5)`` (DropConnect: torch's kernel still runs);
 - ``lnlstm``: ``rnnkit.LayerNormLSTM`` (fused);
-- ``peephole``: ``rnnkit.PeepholeLSTM`` (fused); ``indrnn``: ``rnnkit.IndRNN`` (fused, ReLU);
+- ``peephole``: ``rnnkit.PeepholeLSTM`` (fused); ``indrnn``: ``rnnkit.IndRNN`` (fused, ReLU, the compiled
+  loop); ``indrnn-python``: the same with the Python loop;
 - ``*-autograd``: the same layer with ``backend="reference"`` (autograd over the cell's steps, what
   a user writing the variant as a Python loop over a cell gets).
 
@@ -57,6 +58,7 @@ def contenders(I: int, H: int) -> dict[str, torch.nn.Module]:
         "lstm-proj-native": rnnkit.LSTM(I, H, batch_first=True, proj_size=max(1, H // 2), backend="native"),
         "peephole": rnnkit.PeepholeLSTM(I, H, batch_first=True),
         "indrnn": rnnkit.IndRNN(I, H, batch_first=True),
+        "indrnn-python": rnnkit.IndRNN(I, H, batch_first=True),
         "lstm+rd-autograd": rnnkit.LSTM(I, H, batch_first=True, recurrent_dropout=0.25, backend="reference"),
         "lnlstm-autograd": rnnkit.LayerNormLSTM(I, H, batch_first=True, backend="reference"),
         "peephole-autograd": rnnkit.PeepholeLSTM(I, H, batch_first=True, backend="reference"),
@@ -70,7 +72,8 @@ def case(B: int, T: int, I: int, H: int, rounds: int, skip: set[str]) -> dict[st
     expect = {"torch": None, "torch-gru": None, "lstm": "fused", "lstm-python": "fused", "gru": "fused",
               "gru-python": "fused", "lstm-proj": "fused", "lstm-proj-native": "native",
               "lstm+rd": "fused", "lstm+zo": "fused", "lstm+wd": "native",
-              "lnlstm": "fused", "peephole": "fused", "indrnn": "fused"}
+              "lnlstm": "fused", "peephole": "fused", "indrnn": "fused",
+              "indrnn-python": "fused"}
     expect.update({k: "reference" for k in layers if k.endswith("-autograd")})
 
     def runner(name: str, layer: torch.nn.Module) -> Callable[[], None]:

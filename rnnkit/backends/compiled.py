@@ -16,8 +16,8 @@ loops run. ``RNNKIT_COMPILED=0`` turns the compiled loop off; ``RNNKIT_COMPILED=
 only when already built (no compiler at run time).
 
 Used for the LSTM (with recurrent dropout and zoneout; not with ``proj_size``), and with recurrent
-dropout but not zoneout (which keeps the Python loop) for the GRU, LayerNormLSTM, LayerNormGRU and
-PeepholeLSTM; float32/float64, CPU.
+dropout but not zoneout (which keeps the Python loop) for the GRU, LayerNormLSTM, LayerNormGRU,
+PeepholeLSTM and IndRNN; float32/float64, CPU.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnkit.backends import compiled
 from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
@@ -120,6 +121,10 @@ class IndRNNCell(Cell):
         padded = batch_sizes is not None
         raw = xp
         zone = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
+        if zone is None and compiled.usable(xp):   # the same loop in C++
+            rec_mask = noise.recurrent if noise is not None else None
+            out = compiled.ops().indrnn_forward(xp, h0, u, rec_mask, batch_sizes or [], self.nonlinearity == "relu")
+            return out, (last_valid(out, lengths),), ()
         out = raw if zone is None else new_buffer(xp, (T, B, H), padded)
         act_ = torch.Tensor.relu_ if self.nonlinearity == "relu" else torch.Tensor.tanh_
         hs, hr = step_views(out, batch_sizes), step_views(raw, batch_sizes)
@@ -144,6 +149,15 @@ class IndRNNCell(Cell):
         T, B, H = out.shape
         rec_mask = noise.recurrent if noise is not None else None
         zone = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
+        if zone is None and compiled.usable(out):   # the same loop in C++
+            g = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)
+            g = g.contiguous()
+            dpre = compiled.ops().indrnn_backward(out, dout.contiguous(), g, u, rec_mask, batch_sizes or [],
+                                                  self.nonlinearity == "relu")
+            h_prev = previous(out, h0)
+            if rec_mask is not None:
+                h_prev = h_prev * rec_mask
+            return dpre, (dpre * h_prev).reshape(T * B, H).sum(0), None, (g,), None
         raw = saved[0] if zone is not None else out
         deriv = (raw > 0).to(out.dtype) if self.nonlinearity == "relu" else 1 - raw * raw
         if zone is not None:

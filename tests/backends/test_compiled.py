@@ -30,13 +30,16 @@ def _run(layer, x, lengths=None):
 @needs_compiler
 @pytest.mark.parametrize("use_lengths", [False, True])
 @pytest.mark.parametrize("recurrent_dropout, zoneout", [(0.0, 0.0), (0.3, 0.0), (0.3, 0.2)])
-@pytest.mark.parametrize("kind", ["LSTM", "GRU", "LayerNormLSTM", "PeepholeLSTM", "LayerNormGRU"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "LayerNormLSTM", "PeepholeLSTM", "LayerNormGRU", "IndRNN",
+                                  "IndRNN-tanh"])
 def test_compiled_and_python_loops_agree(kind, recurrent_dropout, zoneout, use_lengths):
     """float64: the same numbers (1e-12); float32: about as close to the float64 result as the Python loop."""
     assert compiled.load(), "the compiled time loop did not build on a machine with a compiler"
     torch.manual_seed(0)
+    kind, _, act = kind.partition("-")
+    kw = {"nonlinearity": act} if act else {}
     layer = getattr(rnnkit, kind)(5, 7, num_layers=2, bidirectional=True, batch_first=True, backend="fused",
-                                  dtype=torch.float64, recurrent_dropout=recurrent_dropout, zoneout=zoneout)
+                                  dtype=torch.float64, recurrent_dropout=recurrent_dropout, zoneout=zoneout, **kw)
     x = torch.randn(4, 9, 5, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([9, 4, 6, 1]) if use_lengths else None
     if kind == "PeepholeLSTM":  # away from their zero init, so that they matter
@@ -93,6 +96,10 @@ def test_the_compiled_loop_runs_by_default(monkeypatch):
     peep = rnnkit.PeepholeLSTM(3, 8, batch_first=True)
     peep(torch.randn(2, 5, 3))[0].sum().backward()
     assert calls == ["lstm_forward", "lstm_backward"]
+    calls.clear()
+    ind = rnnkit.IndRNN(3, 8, batch_first=True, recurrent_dropout=0.2)
+    ind(torch.randn(2, 5, 3))[0].sum().backward()
+    assert calls == ["indrnn_forward", "indrnn_backward"]
     calls.clear()
     noisy = rnnkit.LSTM(3, 8, batch_first=True, backend="fused", zoneout=0.1, recurrent_dropout=0.2)
     noisy(torch.randn(2, 5, 3))[0].sum().backward()

@@ -1,5 +1,5 @@
 // rnnkit's compiled time loops: the per-step loops of the fused LSTM and GRU kernels
-// (rnnkit/cells/lstm.py, rnnkit/cells/gru.py) in C++, so that a step costs one matmul call
+// (rnnkit/cells/lstm.py, rnnkit/cells/gru.py), their variants and IndRNN in C++, so that a step costs one matmul call
 // and one pass over its gates instead of 6-8 Python-dispatched tensor ops.
 //
 // The equations, gate order and saved tensors are exactly those of the Python loops, which
@@ -338,6 +338,68 @@ std::tuple<Tensor, Tensor> gru_backward(const Tensor& gates, const Tensor& hps, 
 }
 
 
+// IndRNN (rnnkit/cells/indrnn.py): H_t = φ(xp_t + u ⊙ (H_{t-1} ⊙ M)), φ = relu or tanh, elementwise
+// only (no matmul). xp (T, B, H), the input projection with its bias, overwritten with H_t; rows past
+// a sequence's end (batch_sizes) are set to zero. u (H,) already clamped; rec (B, H) optional.
+Tensor indrnn_forward(Tensor xp, const Tensor& h0, const Tensor& u, const c10::optional<Tensor>& rec,
+                      std::vector<int64_t> batch_sizes, bool relu) {
+  TORCH_CHECK(xp.is_contiguous(), "indrnn_forward: contiguous buffer");
+  const int64_t T = xp.size(0), B = xp.size(1), H = xp.size(2);
+  Tensor h0c = h0.contiguous(), uc = u.contiguous();
+  Tensor recc = rec.has_value() ? rec->contiguous() : Tensor();
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "indrnn_forward", [&] {
+    scalar_t* x = xp.data_ptr<scalar_t>();
+    const scalar_t* uv = uc.data_ptr<scalar_t>();
+    const scalar_t* mv = rec.has_value() ? recc.data_ptr<scalar_t>() : nullptr;
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t b = rows_at(batch_sizes, t, B);
+      scalar_t* h = x + t * B * H;
+      const scalar_t* hp = t == 0 ? h0c.data_ptr<scalar_t>() : x + (t - 1) * B * H;
+      for (int64_t r = 0; r < b; ++r) {
+        for (int64_t j = 0; j < H; ++j) {
+          const int64_t k = r * H + j;
+          const scalar_t a = h[k] + uv[j] * (mv ? hp[k] * mv[k] : hp[k]);
+          h[k] = relu ? (a > 0 ? a : scalar_t(0)) : tanh_poly(a);
+        }
+      }
+      std::memset(h + b * H, 0, sizeof(scalar_t) * (B - b) * H);
+    }
+  });
+  return xp;
+}
+
+// IndRNN backward over time. g (B, H): the final state's gradient, updated in place to that of h0.
+// Returns dpre (T, B, H), the gradient of the pre-activations (zero past a sequence's end).
+Tensor indrnn_backward(const Tensor& out, const Tensor& dout, Tensor g, const Tensor& u,
+                       const c10::optional<Tensor>& rec, std::vector<int64_t> batch_sizes, bool relu) {
+  TORCH_CHECK(out.is_contiguous() && dout.is_contiguous() && g.is_contiguous(), "indrnn_backward: contiguous inputs");
+  const int64_t T = out.size(0), B = out.size(1), H = out.size(2);
+  Tensor dpre = at::zeros({T, B, H}, out.options());
+  Tensor uc = u.contiguous();
+  Tensor recc = rec.has_value() ? rec->contiguous() : Tensor();
+  AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "indrnn_backward", [&] {
+    scalar_t* gv = g.data_ptr<scalar_t>();
+    const scalar_t* uv = uc.data_ptr<scalar_t>();
+    const scalar_t* mv = rec.has_value() ? recc.data_ptr<scalar_t>() : nullptr;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const int64_t b = rows_at(batch_sizes, t, B);
+      const scalar_t* h = out.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* dop = dout.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* dp = dpre.data_ptr<scalar_t>() + t * B * H;
+      for (int64_t r = 0; r < b; ++r) {
+        for (int64_t j = 0; j < H; ++j) {
+          const int64_t k = r * H + j;
+          const scalar_t d = relu ? (h[k] > 0 ? scalar_t(1) : scalar_t(0)) : scalar_t(1) - h[k] * h[k];
+          const scalar_t da = (gv[k] + dop[k]) * d;
+          dp[k] = da;
+          gv[k] = mv ? da * uv[j] * mv[k] : da * uv[j];
+        }
+      }
+    }
+  });
+  return dpre;
+}
+
 // Layer-normalised LSTM (rnnkit/cells/layernorm_lstm.py). gates (T, B, 4H): the input side
 // LN(X W_ih^T; γ_x) + b, overwritten with the activated gates i, f, g, o (g = tanh). extra = [γ_h (4H),
 // γ_c (H), β_c (H)]. Returns out (T, B, H), cs (the cells C_t), A (T, B, 4H) = H_{t-1} W_hh^T, tys =
@@ -575,4 +637,6 @@ TORCH_LIBRARY(rnnkit_loops, m) {
   m.def("lnlstm_backward", &lnlstm_backward);
   m.def("lngru_forward", &lngru_forward);
   m.def("lngru_backward", &lngru_backward);
+  m.def("indrnn_forward", &indrnn_forward);
+  m.def("indrnn_backward", &indrnn_backward);
 }
