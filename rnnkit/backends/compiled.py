@@ -15,9 +15,9 @@ once (:class:`~rnnkit.backends.BackendFallbackWarning`, with the compiler's mess
 loops run. ``RNNKIT_COMPILED=0`` turns the compiled loop off; ``RNNKIT_COMPILED=prebuilt`` uses it
 only when already built (no compiler at run time).
 
-Used for the LSTM (with recurrent dropout and zoneout; not with ``proj_size``), and with recurrent
-dropout but not zoneout (which keeps the Python loop) for the GRU, LayerNormLSTM, LayerNormGRU,
-PeepholeLSTM and IndRNN; float32/float64, CPU.
+Used for the LSTM and the GRU (with recurrent dropout and zoneout; the LSTM not with ``proj_size``),
+and with recurrent dropout but not zoneout (which keeps the Python loop) for LayerNormLSTM,
+LayerNormGRU, PeepholeLSTM and IndRNN; float32/float64, CPU.
 """
 
 from __future__ import annotations

@@ -89,10 +89,11 @@ class GRUCell(Cell, nn.GRUCell):
         T, B, G = xp.shape
         H = G // 3
         padded = batch_sizes is not None
-        if (noise is None or noise.zoneout is None) and compiled.usable(xp):   # the same loop in C++
+        if compiled.usable(xp):   # the same loop in C++
             hps = xp.new_zeros(T, B, G)
             rec_mask = noise.recurrent if noise is not None else None
-            out = compiled.ops().gru_forward(xp, hps, h0, w_hh, b_hh, rec_mask, batch_sizes or [])
+            zone = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
+            out = compiled.ops().gru_forward(xp, hps, h0, w_hh, b_hh, rec_mask, batch_sizes or [], zone)
             return out, (last_valid(out, lengths),), (hps, xp)
         # H_{t-1} W_hh^T + b_hh, kept whole: hn is needed again in the backward
         hps = xp.new_empty(T, B, G)
@@ -134,10 +135,11 @@ class GRUCell(Cell, nn.GRUCell):
         T, B, G = rzn.shape
         H = G // 3
         padded = batch_sizes is not None
-        if zone is None and compiled.usable(rzn):   # the same loop in C++
+        if compiled.usable(rzn):   # the same loop in C++
             dh = dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)
             dh = dh.contiguous()
-            dxp, dhp = compiled.ops().gru_backward(rzn, hps, out, h0, dout, dh, w_hh, rec_mask, batch_sizes or [])
+            dxp, dhp = compiled.ops().gru_backward(rzn, hps, out, h0, dout, dh, w_hh, rec_mask, batch_sizes or [],
+                                                   zone)
             dw_hh = recurrent_weight_grad(dhp, previous(out, h0), rec_mask)
             return dxp, dw_hh, dhp.reshape(T * B, G).sum(0), (dh,), None
         r, z, n = rzn.view(T, B, 3, H).unbind(2)

@@ -97,6 +97,10 @@ def test_the_compiled_loop_runs_by_default(monkeypatch):
     peep(torch.randn(2, 5, 3))[0].sum().backward()
     assert calls == ["lstm_forward", "lstm_backward"]
     calls.clear()
+    zgru = rnnkit.GRU(3, 8, batch_first=True, backend="fused", zoneout=0.1)
+    zgru(torch.randn(2, 5, 3))[0].sum().backward()
+    assert calls == ["gru_forward", "gru_backward"]
+    calls.clear()
     ind = rnnkit.IndRNN(3, 8, batch_first=True, recurrent_dropout=0.2)
     ind(torch.randn(2, 5, 3))[0].sum().backward()
     assert calls == ["indrnn_forward", "indrnn_backward"]

@@ -255,13 +255,16 @@ Tensor lstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& tcs, c
 // [xr xz xn] with b_ih, overwritten with the activated gates [r z n]. hps (T, B, 3H) receives
 // H_{t-1} W_hh^T + b_hh (the backward reads its n block). Returns out (T, B, H).
 Tensor gru_forward(Tensor xp, Tensor hps, const Tensor& h0, const Tensor& w_hh, const c10::optional<Tensor>& b_hh,
-                   const c10::optional<Tensor>& rec, std::vector<int64_t> batch_sizes) {
+                   const c10::optional<Tensor>& rec, std::vector<int64_t> batch_sizes,
+                   const c10::optional<Tensor>& zh) {
   TORCH_CHECK(xp.is_contiguous() && hps.is_contiguous(), "gru_forward: contiguous buffers");
   const int64_t T = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 3;
   Tensor out = at::zeros({T, B, H}, xp.options());
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous();
+  Tensor zhc = zh.has_value() ? zh->contiguous() : Tensor();
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "gru_forward", [&] {
+    const scalar_t* zv_all = zh.has_value() ? zhc.data_ptr<scalar_t>() : nullptr;
     for (int64_t t = 0; t < T; ++t) {
       const int64_t b = rows_at(batch_sizes, t, B);
       Tensor hp_t = hps[t].narrow(0, 0, b);
@@ -283,7 +286,9 @@ Tensor gru_forward(Tensor xp, Tensor hps, const Tensor& h0, const Tensor& w_hh, 
           const scalar_t rv = sigm(xr[j] + ar[j]), zv = sigm(xr[H + j] + ar[H + j]);
           const scalar_t nv = tanh_poly(xr[2 * H + j] + rv * ar[2 * H + j]);
           xr[j] = rv; xr[H + j] = zv; xr[2 * H + j] = nv;
-          h[r * H + j] = nv + zv * (hpv[r * H + j] - nv);
+          const scalar_t hv = nv + zv * (hpv[r * H + j] - nv);
+          // zoneout: H_t = H̃_t + Z ⊙ (H_{t-1} - H̃_t), as torch.lerp in the Python loop
+          h[r * H + j] = zv_all ? hv + zv_all[t * B * H + r * H + j] * (hpv[r * H + j] - hv) : hv;
         }
       }
     }
@@ -293,15 +298,19 @@ Tensor gru_forward(Tensor xp, Tensor hps, const Tensor& h0, const Tensor& w_hh, 
 
 // GRU backward over time. dh (B, H): the final state's gradient, updated in place to that of h0.
 // Returns (dxp (T, B, 3H), dhp (T, B, 3H)): the gradients of [xr xz xn] and of H_{t-1} W_hh^T + b_hh.
+// zh (T, B, H), optional: zoneout's weights; Z ⊙ dH_t goes straight to H_{t-1}, (1 - Z) ⊙ dH_t into the step.
 std::tuple<Tensor, Tensor> gru_backward(const Tensor& gates, const Tensor& hps, const Tensor& out, const Tensor& h0,
                                         const Tensor& dout, Tensor dh, const Tensor& w_hh,
-                                        const c10::optional<Tensor>& rec, std::vector<int64_t> batch_sizes) {
+                                        const c10::optional<Tensor>& rec, std::vector<int64_t> batch_sizes,
+                                        const c10::optional<Tensor>& zh) {
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 3;
   TORCH_CHECK(dh.is_contiguous() && dout.is_contiguous(), "gru_backward: contiguous inputs");
   Tensor dxp = at::zeros({T, B, G}, gates.options()), dhp = at::zeros({T, B, G}, gates.options());
   Tensor h0c = h0.contiguous();
   Tensor tmp = at::empty({B, H}, gates.options());
+  Tensor zhc = zh.has_value() ? zh->contiguous() : Tensor();
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "gru_backward", [&] {
+    const scalar_t* zv_all = zh.has_value() ? zhc.data_ptr<scalar_t>() : nullptr;
     scalar_t* dhv = dh.data_ptr<scalar_t>();
     scalar_t* tmpv = tmp.data_ptr<scalar_t>();
     for (int64_t t = T - 1; t >= 0; --t) {
@@ -316,13 +325,15 @@ std::tuple<Tensor, Tensor> gru_backward(const Tensor& gates, const Tensor& hps, 
         for (int64_t j = 0; j < H; ++j) {
           const int64_t k = r * H + j, q = r * G + j;
           const scalar_t rv = g[q], zv = g[q + H], nv = g[q + 2 * H];
-          const scalar_t d = dhv[k] + dop[k];
+          const scalar_t d_all = dhv[k] + dop[k];
+          const scalar_t zo = zv_all ? zv_all[t * B * H + k] : scalar_t(0);
+          const scalar_t d = d_all * (scalar_t(1) - zo);
           const scalar_t dn = d * (scalar_t(1) - zv) * (scalar_t(1) - nv * nv);
           const scalar_t dz = d * (hpv[k] - nv) * zv * (scalar_t(1) - zv);
           const scalar_t dr = dn * a[q + 2 * H] * rv * (scalar_t(1) - rv);
           dx[q] = dr; dx[q + H] = dz; dx[q + 2 * H] = dn;
           da[q] = dr; da[q + H] = dz; da[q + 2 * H] = dn * rv;
-          tmpv[k] = d * zv;
+          tmpv[k] = d * zv + d_all * zo;
         }
       }
       Tensor dh_b = dh.narrow(0, 0, b);
