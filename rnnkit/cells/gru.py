@@ -90,7 +90,7 @@ class GRUCell(Cell, nn.GRUCell):
         H = G // 3
         padded = batch_sizes is not None
         if compiled.usable(xp):   # the same loop in C++
-            hps = xp.new_zeros(T, B, G)
+            hps = xp.new_zeros(T, B, G) if padded else xp.new_empty(T, B, G)   # every row written unless padded
             rec_mask = noise.recurrent if noise is not None else None
             zone = noise.zoneout[0] if noise is not None and noise.zoneout is not None else None
             out = compiled.ops().gru_forward(xp, hps, h0, w_hh, b_hh, rec_mask, batch_sizes or [], zone)
