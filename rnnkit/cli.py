@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -828,6 +829,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 0
         return _run(parser, args)
+    except BrokenPipeError:  # `rnnkit predict ... | head`: the reader has what it wanted; quietly, as cat does
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
         return 2

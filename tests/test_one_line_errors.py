@@ -78,3 +78,47 @@ def test_a_directory_as_data_says_is_a_directory(tmp_path: Path, capsys, task):
     extra = {"tag": ["--valid", str(d)]}.get(task, [])
     err = error_of(capsys, ["train", task, "--data", str(d), *extra, "--out", str(tmp_path / "r")])
     assert "is a directory" in err, err
+
+
+def test_a_changed_model_option_on_resume_is_refused_and_the_run_still_resumes(lm_run: Path, tmp_path: Path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(lm_run / "run", run)
+    before = (run / "config.json").read_text()
+    err = error_of(capsys, ["train", "lm", "--out", str(run), "--resume", "--hidden-size", "16", "--max-steps", "3"])
+    assert "--hidden-size 16 differs from the run's 8" in err and "start a new run" in err, err
+    assert (run / "config.json").read_text() == before  # nothing written: a later resume still works
+    assert main(["train", "lm", "--out", str(run), "--resume", "--max-steps", "3", "--no-progress"]) == 0
+
+
+def test_a_checkpoint_that_does_not_fit_says_why(lm_run: Path, tmp_path: Path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(lm_run / "run", run)
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["model"]["hidden_size"] = 16  # a hand-edited config.json: the model no longer fits its checkpoint
+    (run / "config.json").write_text(json.dumps(cfg))
+    capsys.readouterr()
+    assert main(["train", "lm", "--out", str(run), "--resume", "--max-steps", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the notes on the changed options
+    assert "does not fit this model: size mismatch for rnn.weight_ih_l0" in err and ".;" not in err, err
+
+
+def test_report_of_a_directory_that_is_not_a_run(lm_run: Path, tmp_path: Path, capsys):
+    err = error_of(capsys, ["report", str(lm_run)])  # the parent of a run: an easy slip
+    assert f"{lm_run} is not a run directory" in err and "it holds runs: run" in err, err
+    assert not (lm_run / "report.html").exists()
+    (tmp_path / "empty").mkdir()
+    assert "is not a run directory" in error_of(capsys, ["report", str(tmp_path / "empty")])
+    assert "no such run directory" in error_of(capsys, ["report", str(tmp_path / "nothing")])
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    import subprocess
+    import sys
+
+    # `rnnkit ... | head -1`: the reader closes the pipe early; no "Broken pipe" error line
+    p = subprocess.run(f"{sys.executable} -m rnnkit --help | head -c 1", shell=True, capture_output=True, text=True)
+    assert p.returncode == 0 and "Broken pipe" not in p.stderr and "Traceback" not in p.stderr, p.stderr

@@ -67,7 +67,8 @@ class DataConfig:
                               path=True)
     test: str | None = field(None, "test data in the same format, scored with the best model after training",
                              path=True)
-    format: str = field("tsv", "how --data is written", choices=cd.FORMATS)
+    format: str = field("auto", "how --data is written; auto: a directory or archive is wav-dir, .ts is ts, .csv "
+                        "is csv, anything else tsv", choices=("auto", *cd.FORMATS))
     label_column: str = field("0", "tsv/csv: label column, a 0-based index or (with --header) a name")
     text_column: str = field("1", "tsv/csv: text column, a 0-based index or (with --header) a name")
     header: bool = field(False, "tsv/csv: the first row names the columns")
@@ -93,6 +94,14 @@ class DataConfig:
 
 def sections() -> dict[str, type]:
     return {"data": DataConfig, "audio": AudioConfig, "model": ClassifierConfig, "train": ca.ClassifyTrainConfig}
+
+
+def resolve_format(data: DataConfig) -> DataConfig:
+    """``data`` with ``--format auto`` replaced by the format of ``--data`` (:func:`classify_data.detect_format`);
+    the run saves the resolved one, which reads its other files."""
+    if data.format != "auto" or not data.data:
+        return data
+    return dataclasses.replace(data, format=cd.detect_format(data.data))
 
 
 def check_data(data: DataConfig, audio_cfg: AudioConfig) -> None:
@@ -247,6 +256,7 @@ class Prepared:
 
 def prepare(data: DataConfig, audio_cfg: AudioConfig, say: Any = print) -> Prepared:
     """Read, split, label and encode the data as ``data`` says (see the module docstring)."""
+    data = resolve_format(data)
     check_data(data, audio_cfg)
     train = cd.read_split(data.data, data, audio_cfg, say)
     test = cd.read_split(data.test, data, audio_cfg, say) if data.test else None
@@ -288,6 +298,7 @@ def model_config(model: ClassifierConfig, prep: Prepared) -> ClassifierConfig:
 
 def train(run_dir: Path, configs: dict[str, Any], resume: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Train a classifier into ``run_dir``; returns the Trainer's summary with the test metrics of the best model."""
+    configs = {**configs, "data": resolve_format(configs["data"])}
     data, audio_cfg, train_cfg = configs["data"], configs["audio"], configs["train"]
     check_data(data, audio_cfg)
     with runs.training(run_dir, train_cfg) as dist:

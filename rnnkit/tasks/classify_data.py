@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,6 +30,20 @@ from rnnkit.errors import RnnkitError
 
 TEXT_FORMATS = tabular.FORMATS
 FORMATS = (*TEXT_FORMATS, "ts", "wav-dir")
+ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".zip")
+
+
+def detect_format(path: str) -> str:
+    """``--format auto``: the format of ``path`` from what it is: a directory or an archive holds WAVs
+    (``wav-dir``), ``.ts`` is the UCR/UEA time-series format, ``.csv`` CSV, anything else TSV
+    (``label-sentence`` is never guessed: its lines look like TSV's)."""
+    name = str(path).lower()
+    if Path(path).is_dir() or name.endswith(ARCHIVES):
+        return "wav-dir"
+    if name.endswith(".ts"):
+        return "ts"
+    return "csv" if name.endswith(".csv") else "tsv"
+
 
 
 @dataclasses.dataclass

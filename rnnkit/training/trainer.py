@@ -222,7 +222,11 @@ class Trainer:
         try:
             self.model.load_state_dict(ckpt["model"])
         except RuntimeError as e:
-            raise RnnkitError(f"checkpoint {path} does not fit this model: {str(e).splitlines()[0]}") from None
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            # torch's first line only names the model ("Error(s) in loading state_dict for X:"); the next says what
+            why = "; ".join(ln.rstrip(".") for ln in lines[1:3]) if len(lines) > 1 else (lines[0] if lines else
+                                                                                        type(e).__name__)
+            raise RnnkitError(f"checkpoint {path} does not fit this model: {why}") from None
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scaler.load_state_dict(ckpt["scaler"])
         for k, v in ckpt["trainer"].items():

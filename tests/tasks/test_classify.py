@@ -306,3 +306,21 @@ def test_a_recipe_with_select_in_data_is_told_where_it_went(tmp_path: Path, caps
     assert main(["train", "classify", "--config", str(recipe), "--out", str(tmp_path / "r"), *TINY]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"rnnkit: error: recipe {recipe}: 'select' is an option of [train] now, not [data]; move it there")
+
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("x.ts", "ts"), ("X_TRAIN.TS", "ts"), ("a.csv", "csv"), ("a.tsv", "tsv"),
+                                           ("a.txt", "tsv"), ("wavs.tar.xz", "wav-dir"), ("wavs.zip", "wav-dir")])
+def test_format_auto_is_read_from_the_data_path(name, fmt, tmp_path):
+    assert cd.detect_format(name) == fmt
+    assert cd.detect_format(str(tmp_path)) == "wav-dir"  # a directory: WAVs
+
+
+def test_format_auto_reads_a_ts_file_without_being_told(data_dir, tmp_path):
+    ts = data_dir / "ucr-uea" / "JapaneseVowels" / "JapaneseVowels_TRAIN.ts"
+    if not ts.exists():
+        pytest.skip(f"{ts} not found")
+    run = tmp_path / "run"
+    assert main(["train", "classify", "--data", str(ts), "--out", str(run), "--max-steps", "2", "--eval-every", "2",
+                 "--hidden-size", "8", "--threads", "1", "--no-progress"]) == 0
+    assert json.loads((run / "config.json").read_text())["data"]["format"] == "ts"  # the run saves what it read

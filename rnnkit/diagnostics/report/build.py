@@ -126,6 +126,25 @@ def build_report(paths: Sequence[str | Path]) -> str:
         "</head>", css() + "</head>", 1)
 
 
+RUN_FILES = ("config.json", "metrics.jsonl", "best.pt", "last.pt")
+
+
+def _check_run_dir(path: Path) -> None:
+    """A one-line error for a path that is not a run: missing, a file, or a directory holding none of a
+    run's files (naming the runs inside it, when it is their parent: an easy slip)."""
+    from rnnkit.errors import RnnkitError
+
+    if not path.exists():
+        raise RnnkitError(f"{path}: no such run directory")
+    if not path.is_dir():
+        raise RnnkitError(f"{path} is a file, not a run directory")
+    if any((path / f).exists() for f in RUN_FILES):
+        return
+    inside = sorted(d.name for d in path.iterdir() if d.is_dir() and any((d / f).exists() for f in RUN_FILES))
+    hint = f" (it holds runs: {', '.join(inside[:8])}{', ...' if len(inside) > 8 else ''})" if inside else ""
+    raise RnnkitError(f"{path} is not a run directory: none of {', '.join(RUN_FILES)} in it{hint}")
+
+
 def write_report(paths: Sequence[str | Path], out: str | Path | None = None) -> Path:
     """Write the report of ``paths`` to ``out`` (default: ``report.html`` in the first run's directory)."""
     from rnnkit.errors import RnnkitError
@@ -133,6 +152,8 @@ def write_report(paths: Sequence[str | Path], out: str | Path | None = None) -> 
 
     if not paths:
         raise RnnkitError("give at least one run directory")
+    for p in map(Path, paths):
+        _check_run_dir(p)
     target = Path(out) if out is not None else Path(paths[0]) / REPORT
     check_output_path(target, [], paths, "--out")
     if not target.parent.is_dir():
