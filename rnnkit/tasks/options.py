@@ -79,7 +79,7 @@ def resolve_configs(args: Any, task: str, sections: dict[str, type]) -> tuple[Pa
                                   f"{json.dumps(section)[:60]}; fix the file or start a new run with another --out")
             base = {k: _absolute(v, run_dir) if k in paths else v for k, v in section.items() if k in _user_fields(cls)}
             changed = {k: v for k, v in flags.items() if base.get(k) != v}
-            if changed and name == "model":  # the checkpoint's weights are this model's: refused before anything is written
+            if changed and name == "model":  # the checkpoint holds this model's weights: refused before any write
                 k, v = next(iter(changed.items()))
                 raise RnnkitError(f"--resume: --{k.replace('_', '-')} {v} differs from the run's {base.get(k)!r}: a "
                                   f"resumed run keeps its model options; drop the flag, or start a new run with "
