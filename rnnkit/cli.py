@@ -920,11 +920,11 @@ def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 0
 
     cells = tuple(c.strip() for c in args.cells.split(",") if c.strip())
-    bad = [c for c in cells if c not in bench.CELLS]
     names = tuple(c.strip() for c in args.contenders.split(",") if c.strip())
-    bad += [n for n in names if n not in bench.CONTENDERS]
-    if bad:
-        parser.error(f"unknown cell or contender: {', '.join(bad)}")
+    for flag, given, known in (("--cells", cells, bench.CELLS), ("--contenders", names, bench.CONTENDERS)):
+        bad = [c for c in given if c not in known]
+        if bad:
+            raise RnnkitError(f"bench {flag}: unknown {', '.join(bad)}; expected from {', '.join(known)}")
     if "torch.nn" not in names:
         names = ("torch.nn", *names)  # ratios are to torch.nn
     if args.repeats is not None and args.repeats < 1:

@@ -102,7 +102,8 @@ def figure_format(path: str | Path, flag: str = "output") -> str:
 
 
 def _example(flag: str, figure: bool) -> str:
-    return {"--heatmap": "attention.png", "--plot": "forecast.png"}.get(flag, "figure.png" if figure else "output.txt")
+    return {"--heatmap": "attention.png", "--plot": "forecast.png", "--json": "output.json"}.get(
+        flag, "figure.png" if figure else "output.txt")
 
 
 def _umask() -> int:

@@ -47,9 +47,10 @@ def test_bench_runs_and_prints_ratios(tmp_path, capsys):
 
 
 def test_bench_rejects_bad_arguments(capsys):
-    with pytest.raises(SystemExit):
-        main(["bench", "--cells", "transformer"])
-    assert "unknown cell or contender: transformer" in capsys.readouterr().err
+    assert main(["bench", "--cells", "transformer"]) == 2
+    assert "bench --cells: unknown transformer; expected from lstm, gru, rnn" in capsys.readouterr().err
+    assert main(["bench", "--contenders", "bogus"]) == 2
+    assert "bench --contenders: unknown bogus; expected from" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--cases", "1,2,3"])
 

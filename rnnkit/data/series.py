@@ -494,11 +494,12 @@ def split_spans(s: Series, horizon: int, test: int, valid: int, context: int, co
         raise RnnkitError(f"--horizon {horizon} is longer than the validation span (--valid {valid} steps)")
     test_start, valid_start = n - test, n - test - valid
     if valid_start < context + horizon:
-        first, last = int(s.lines[0]), int(s.lines[max(0, valid_start - 1)])
-        raise RnnkitError(f"column {column!r}, series {s.name!r}: too little history: {max(valid_start, 0)} steps "
-                          f"(rows at lines {first}-{last}) before the validation and test spans ({valid} + {test}), "
-                          f"but the context window (--context {context}) plus --horizon {horizon} needs "
-                          f"{context + horizon}")
+        left = max(valid_start, 0)
+        rows = f" (rows at lines {int(s.lines[0])}-{int(s.lines[valid_start - 1])})" if left else ""
+        raise RnnkitError(f"column {column!r}, series {s.name!r}: too little history: the series has {n} steps; "
+                          f"the test and validation spans ({test} + {valid}) leave {left} steps{rows} for training, "
+                          f"but one training window, context {context} plus --horizon {horizon}, needs "
+                          f"{context + horizon}; shorten --horizon (or --test, --valid, --context)")
     return Split(n, valid_start, test_start)
 
 

@@ -12,6 +12,7 @@
 - :mod:`~rnnkit.music.synth`: a plucked-string synthesiser to WAV (numpy)
 - :mod:`~rnnkit.music.pianoroll`: piano-roll PNG
 - :mod:`~rnnkit.music.evaluate`: NLL against the n-gram, parse and bar-full shares, histogram distances
+- :mod:`~rnnkit.music.quiet`: music21's stderr warnings counted into one note
 
 music21 is an optional dependency (``pip install 'rnnkit[music]'``), imported only where used.
 """

@@ -56,15 +56,16 @@ def kind_of(spec: str) -> str:
 
 
 def load(spec: str, strict: bool = False, say: Callable[[str], None] = lambda s: None,
-         limit: int = 0) -> Corpus:
-    """The corpus ``spec`` names: ``folk``, ``essen``, ``chorales`` or a folder (see the module docstring).
-    ``limit`` > 0 reads only that many files of a built-in corpus (tests)."""
+         limit: int = 0, flag: str = "--corpus") -> Corpus:
+    """The corpus ``spec`` names: ``folk``, ``essen``, ``chorales``, a folder or one music file (see the module
+    docstring). ``limit`` > 0 reads only that many files of a built-in corpus (tests); ``flag`` is the option
+    the errors name."""
     if spec in BUILTIN:
         return _builtin(spec, say, limit)
     path = Path(spec)
     if not path.exists():
-        raise RnnkitError(f"--corpus {spec}: not one of {', '.join(BUILTIN)}, and no such folder")
-    return _folder(path, strict, say)
+        raise RnnkitError(f"{flag} {spec}: not one of {', '.join(BUILTIN)}, and no such folder or file")
+    return _folder(path, strict, say, flag)
 
 
 def _music21_version() -> str:
@@ -108,19 +109,29 @@ def _builtin(spec: str, say: Callable[[str], None], limit: int) -> Corpus:
     return found
 
 
-def _folder(path: Path, strict: bool, say: Callable[[str], None]) -> Corpus:
+def _folder(path: Path, strict: bool, say: Callable[[str], None], flag: str = "--corpus") -> Corpus:
     _music21_version()
     files = sorted(p for p in (path.rglob("*") if path.is_dir() else [path]) if p.suffix.lower() in SUFFIXES)
+    if not files and not path.is_dir():
+        raise RnnkitError(f"{flag} {path}: not a music file (.abc, .mid, .midi, .musicxml, .mxl or .xml) nor a "
+                          f"folder of them")
     if not files:
-        raise RnnkitError(f"--corpus {path}: no .abc, .mid, .midi, .musicxml, .mxl or .xml file in it")
+        raise RnnkitError(f"{flag} {path}: no .abc, .mid, .midi, .musicxml, .mxl or .xml file in it")
     found = _read_files(files, "folk", strict, say)
     if not found.pieces:
         why = "; ".join(f"{w}: {r}" for w, r in (found.skipped_files + found.skipped_pieces)[:3])
-        raise RnnkitError(f"--corpus {path}: none of its {len(files)} files holds a tune rnnkit can read ({why})")
+        raise RnnkitError(f"{flag} {path}: none of its {len(files)} files holds a tune rnnkit can read ({why})")
     return found
 
 
 def _read_files(files: list[Path], kind: str, strict: bool, say: Callable[[str], None]) -> Corpus:
+    from rnnkit.music.quiet import music21_warnings
+
+    with music21_warnings(say, f"reading {len(files)} files"):
+        return _read_each(files, kind, strict, say)
+
+
+def _read_each(files: list[Path], kind: str, strict: bool, say: Callable[[str], None]) -> Corpus:
     out = Corpus(kind, [], files=len(files))
     for i, p in enumerate(files):
         try:

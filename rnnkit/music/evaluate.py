@@ -260,6 +260,14 @@ def chorale_metrics(vocab: Any, samples: list[list[int]], conds: list[tuple[str,
 def evaluate(model: Any, vocab: Any, kind: str, splits: dict[str, list[Piece]], data: Any, sample_cfg: Any,
              seed: int, say: Callable[[str], None]) -> dict[str, Any]:
     """The numbers of the module docstring as one dict (written to ``evaluation.json`` by the task)."""
+    from rnnkit.music.quiet import music21_warnings
+
+    with music21_warnings(say, "checking the pieces"):
+        return _evaluate(model, vocab, kind, splits, data, sample_cfg, seed, say)
+
+
+def _evaluate(model: Any, vocab: Any, kind: str, splits: dict[str, list[Piece]], data: Any, sample_cfg: Any,
+              seed: int, say: Callable[[str], None]) -> dict[str, Any]:
     from rnnkit.tasks.music import encode_pieces, pieces_nll
 
     t0 = time.time()

@@ -152,11 +152,11 @@ class MusicTask(StatelessTask):
 
 
 # -- training --------------------------------------------------------------------------
-def prepare(data: MusicDataConfig, say: Any) -> tuple[str, dict[str, list[Any]], Any]:
-    """``(kind, {split: pieces}, corpus)`` of the data options."""
+def prepare(data: MusicDataConfig, say: Any, flag: str = "--corpus") -> tuple[str, dict[str, list[Any]], Any]:
+    """``(kind, {split: pieces}, corpus)`` of the data options (``flag``: the option errors name)."""
     from rnnkit.music import corpus as corpus_mod
 
-    found = corpus_mod.load(data.corpus, data.strict, say)
+    found = corpus_mod.load(data.corpus, data.strict, say, flag=flag)
     if found.skipped_pieces:
         reasons: dict[str, int] = {}
         for _, why in found.skipped_pieces:
@@ -259,7 +259,7 @@ def evaluate_file(run: str | Path, data: str, batch_size: int | None = None, dev
         dcfg = dataclasses.replace(dcfg, eval_batch_size=batch_size)
     sample = cfgmod.build(SampleConfig, conf.get("sample", {}), f"{path} (sampling config)", internal=True)
     say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
-    kind, splits, _ = prepare(dcfg, say)
+    kind, splits, _ = prepare(dcfg, say, flag="--data")
     if kind != conf.get("kind", "folk"):
         raise RnnkitError(f"--data {data} holds {kind}, but {path} was trained on {conf.get('kind')}")
     result = evaluate.evaluate(model, vocab, kind, splits, dcfg, sample, conf["train"].get("seed", 0), say)

@@ -75,6 +75,19 @@ def make(task: str, config: dict[str, Any], **parts: Any) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, "task": task, "config": config, **parts}
 
 
+DAMAGED = "the file is damaged: use the run's other checkpoint, or train the run again"
+
+
+def _reason(e: BaseException, limit: int = 120) -> str:
+    """torch's error in a few words: its first sentence, or the words that fit in ``limit`` characters
+    (its zip reader's message goes on about miniz internals)."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    text = text.split(". ")[0].rstrip(".")
+    if len(text) <= limit:
+        return text
+    return text[: text.rfind(" ", 0, limit)].rstrip(" ,:;(") + " ..."
+
+
 def load(path: str | Path, task: str | None = None) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_atomic` (on the CPU).
 
@@ -93,14 +106,11 @@ def load(path: str | Path, task: str | None = None) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if "Weights only load failed" not in str(e):
-            raise CheckpointError(f"checkpoint {path} is corrupt ({str(e)[:120]}); resume from another "
-                                  f"checkpoint or start a new run") from None
+            raise CheckpointError(f"checkpoint {path} is corrupt ({_reason(e)}); {DAMAGED}") from None
         raise CheckpointError(f"{path} holds pickled Python objects (a saved nn.Module?), not an rnnkit "
                               f"checkpoint; rnnkit only reads tensors and plain data, for safety") from None
     except Exception as e:  # torch raises RuntimeError, EOFError, ... here
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({first[:120]}); "
-                              f"resume from another checkpoint or start a new run") from None
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({_reason(e)}); {DAMAGED}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an rnnkit checkpoint (no format={FORMAT!r} header); "
                               f"a bare state_dict can be loaded with model.load_state_dict instead")

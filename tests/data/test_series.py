@@ -98,7 +98,8 @@ def test_split_errors_name_the_column_and_rows(tmp_path):
     s = ser.read_series(write(tmp_path, "t,y\n" + "".join(f"{2000 + i},{i}\n" for i in range(20)))).series[0]
     with pytest.raises(RnnkitError, match=r"--horizon 6 is longer than the test span \(--test 4 steps\) of column 'y'"):
         ser.split_spans(s, 6, 4, 6, 4, "y")
-    with pytest.raises(RnnkitError, match=r"column 'y'.*too little history: 12 steps \(rows at lines 2-13\).*needs 14"):
+    with pytest.raises(RnnkitError,
+                       match=r"column 'y'.*too little history: .* leave 12 steps \(rows at lines 2-13\).*needs 14"):
         ser.split_spans(s, 4, 4, 4, 10, "y")
     split = ser.split_spans(s, 4, 4, 4, 4, "y")
     assert (split.valid_start, split.test_start, split.n) == (12, 16, 20)

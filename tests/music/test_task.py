@@ -100,6 +100,13 @@ def test_evaluate_repeats_the_evaluation(run: Path, capsys):
     assert res["ngram"]["nll"] == pytest.approx(saved["ngram"]["nll"])
 
 
+def test_evaluate_on_a_file_that_is_not_music_names_its_own_option(run: Path, tmp_path: Path, capsys):
+    (tmp_path / "ok.csv").write_text("a,b\n1,2\n")
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "ok.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"--data {tmp_path / 'ok.csv'}: not a music file" in err and "--corpus" not in err, err
+
+
 def test_train_rejects_a_folder_without_tunes(tmp_path: Path, capsys):
     (tmp_path / "notes.txt").write_text("nothing here")
     assert main(["train", "music", "--corpus", str(tmp_path), "--out", str(tmp_path / "run")]) == 2

@@ -99,7 +99,7 @@ def test_global_model_over_series_with_covariates(tmp_path):
 @pytest.mark.parametrize("flags,match", [
     (["--horizon", "12"], r"--horizon 12 is longer than the test span \(--test 10 steps\) of column 'volume', "
                           r"which starts at line 92"),
-    (["--context", "80"], r"too little history: 80 steps \(rows at lines 2-81\)"),
+    (["--context", "80"], r"too little history: the series has 100 steps; .* leave 80 steps \(rows at lines 2-81\)"),
     (["--target", "year"], r"column 'year' is both a target and the time"),
     (["--base", "seasonal", "--season", "12"], r"--base seasonal needs a context of at least one season"),
     (["--transform", "log", "--target", "volume", "--baselines", "arma"], r"--baselines: unknown arma"),

@@ -39,8 +39,18 @@ def test_truncated(tmp_path: Path):
     path = tmp_path / "last.pt"
     checkpoint.save_atomic(checkpoint.make("lm", {}, model={"w": torch.randn(1000)}), path)
     path.write_bytes(path.read_bytes()[:1500])
-    with pytest.raises(CheckpointError, match=f"checkpoint {path} is truncated or corrupt"):
+    with pytest.raises(CheckpointError, match=f"checkpoint {path} is truncated or corrupt") as e:
         checkpoint.load(path)
+    assert "miniz" not in str(e.value) and "resume" not in str(e.value)  # torch's internals, advice for training only
+
+
+def test_the_reason_is_cut_at_a_sentence_or_a_word():
+    long = RuntimeError("PytorchStreamReader failed reading zip archive: failed finding central directory. "
+                        "This is an internal miniz error. If you see this, ...")
+    first = "PytorchStreamReader failed reading zip archive: failed finding central directory"
+    assert checkpoint._reason(long) == first
+    words = checkpoint._reason(RuntimeError("word " * 60))
+    assert words.endswith("word ...") and len(words) <= 124
 
 
 def test_foreign_newer_other_task_missing(tmp_path: Path):
