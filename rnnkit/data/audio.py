@@ -196,7 +196,8 @@ def wav_files(path: str | Path) -> Iterator[tuple[str, bytes]]:
             yield str(p), p.read_bytes()
         return
     if not path.is_file():
-        raise RnnkitError(f"{path}: no such directory or archive")
+        what = "file" if path.suffix.lower() == ".wav" else "file, directory or archive"
+        raise RnnkitError(f"{path}: no such {what}")
     if path.suffix.lower() == ".wav":
         yield str(path), path.read_bytes()
         return

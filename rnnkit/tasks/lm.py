@@ -279,7 +279,14 @@ def _train(run_dir: Path, data: LMDataConfig, model_cfg: LMConfig, train_cfg: Tr
             raise RnnkitError(f"the vocabulary of {data.data} ({len(vocab)} {data.level}s) does not match the one "
                               f"in {run_dir}/last.pt ({len(saved_vocab)}); resume with the same training text")
     encode = encode_lines_checked if data.bptt == 0 else encode_checked
-    train_data = encode(vocab, train_text, f"training text {data.data}")
+    try:
+        train_data = encode(vocab, train_text, f"training text {data.data}")
+    except RnnkitError as e:
+        if data.min_freq <= 1:
+            raise
+        # the vocabulary came from this very text: the threshold, not the text, is what is wrong
+        raise RnnkitError(f"--min-freq {data.min_freq} leaves {len(vocab)} {data.level}s in the vocabulary of "
+                          f"{data.data}, and most of its {data.level}s would be <unk>; lower --min-freq") from None
     valid_data = encode(vocab, valid_text, f"validation text {data.valid}" if data.valid else
                         f"validation text (the last {data.valid_fraction:.0%} of {data.data}; "
                         f"a larger --valid-fraction or a --valid file gives more)")

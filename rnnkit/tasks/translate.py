@@ -366,25 +366,28 @@ def translate_batches(run: str | Path, batches: Iterable[list[str]], decode_cfg:
     model, codecs, conf, _ = load_run(run, device)
     max_len = int(conf.get("data", {}).get("max_len", 100))
     seen = unknown = 0
-    for lines in batches:
-        for i, line in enumerate(lines, seen + 1):
-            if not line.strip():
-                raise RnnkitError(f"{source_name}:{i}: empty line (one sentence per line)")
-        src = encode_sources(codecs[0], lines)
-        for i, s in enumerate(src, seen + 1):
+    drawn = False  # the --heatmap of the first non-blank sentence
+    for batch in batches:
+        # a blank line gets a blank line back, so that output line i stays the translation of input line i
+        filled = [i for i, line in enumerate(batch) if line.strip()]
+        lines = [batch[i] for i in filled]
+        src = encode_sources(codecs[0], lines) if lines else []
+        for k, s in zip(filled, src):
             if len(s) - 1 > max_len:
-                raise RnnkitError(f"{source_name}:{i}: {len(s) - 1} tokens, more than the run's --max-len "
-                                  f"{max_len}; split the sentence")
+                raise RnnkitError(f"{source_name}:{seen + k + 1}: {len(s) - 1} tokens, more than the run's "
+                                  f"--max-len {max_len}; split the sentence")
         unknown += sum(int((s == UNK).sum()) for s in src)
         with torch.no_grad():
-            hyps = translate_ids(model, src, decode_cfg, batch_size)
-            if heatmap_path is not None and not seen and lines:
+            hyps = translate_ids(model, src, decode_cfg, batch_size) if src else []
+            if heatmap_path is not None and not drawn and lines:
                 if heatmap(model, codecs, lines[0], decode_cfg, heatmap_path) is None:
                     raise RnnkitError("--heatmap: this run's model has no attention (--attention none)")
-        seen += len(lines)
-        for h in hyps:
-            yield codecs[1].decode(h.tokens)
-    if not seen and heatmap_path is not None:
+                drawn = True
+        seen += len(batch)
+        out = dict(zip(filled, (codecs[1].decode(h.tokens) for h in hyps)))
+        for k in range(len(batch)):
+            yield out.get(k, "")
+    if not drawn and heatmap_path is not None:
         raise RnnkitError("--heatmap: no sentence to translate")
     if unknown and warn is not None:
         warn(f"note: {unknown} source token(s) unknown to the run's vocabulary were read as <unk>")

@@ -99,8 +99,10 @@ def test_collections_and_names(tmp_path: Path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RnnkitError, match="no .wav files in this directory"):
         list(audio.wav_files(tmp_path / "empty"))
-    with pytest.raises(RnnkitError, match="no such directory or archive"):
+    with pytest.raises(RnnkitError, match="missing: no such file, directory or archive"):
         list(audio.wav_files(tmp_path / "missing"))
+    with pytest.raises(RnnkitError, match="nope.wav: no such file$"):
+        list(audio.wav_files(tmp_path / "nope.wav"))
 
 
 def test_fsdd_recording(data_dir: Path):

@@ -116,6 +116,9 @@ def test_bad_files(tmp_path: Path, texts, capsys):
     assert "no such file" in error_of(capsys, ["train", "lm", "--data", str(tmp_path / "none.txt"),
                                                "--out", str(tmp_path / "r2")])
     assert "no training text" in error_of(capsys, ["train", "lm", "--out", str(tmp_path / "r3")])
+    too_rare = error_of(capsys, ["train", "lm", "--data", str(train), "--level", "word", "--min-freq", "100000",
+                                 "--out", str(tmp_path / "r4")])
+    assert "--min-freq 100000 leaves" in too_rare and "lower --min-freq" in too_rare, too_rare
     assert "holds no checkpoint" in error_of(capsys, ["sample", str(tmp_path)])
     broken = tmp_path / "broken.pt"
     broken.write_bytes((run / "best.pt").read_bytes()[:3000])

@@ -48,7 +48,11 @@ def test_tatoeba_slice_trains_translates_and_resumes(data_dir: Path, tmp_path: P
     assert len(capsys.readouterr().out.splitlines()) == 2 and (tmp_path / "h.png").stat().st_size > 0
     monkeypatch.setattr("sys.stdin", io.StringIO("Go.\nRun!\nWe won.\n"))
     assert main(["translate", str(run)]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 3
+    three = capsys.readouterr().out.splitlines()
+    assert len(three) == 3
+    monkeypatch.setattr("sys.stdin", io.StringIO("Go.\n\nRun!\n  \nWe won.\n"))  # blank lines: blank lines back
+    assert main(["translate", str(run)]) == 0
+    assert capsys.readouterr().out.splitlines() == [three[0], "", three[1], "", three[2]]
     monkeypatch.setattr("sys.stdin", io.StringIO("Go.\n" + "word " * 120 + "\n"))
     assert main(["translate", str(run)]) == 2
     assert re.search(r"stdin:2: \d+ tokens, more than the run's --max-len 100", capsys.readouterr().err)
