@@ -281,7 +281,7 @@ def _train(run_dir: Path, data: LMDataConfig, model_cfg: LMConfig, train_cfg: Tr
     encode = encode_lines_checked if data.bptt == 0 else encode_checked
     try:
         train_data = encode(vocab, train_text, f"training text {data.data}")
-    except RnnkitError as e:
+    except RnnkitError:
         if data.min_freq <= 1:
             raise
         # the vocabulary came from this very text: the threshold, not the text, is what is wrong
