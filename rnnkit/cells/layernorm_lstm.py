@@ -199,10 +199,10 @@ class LayerNormLSTMCell(Cell):
         if zone is None and compiled.usable(gates):   # the same loop in C++
             dh = (dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)).contiguous()
             dc = (dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)).contiguous()
-            dgates, dA, dY = compiled.ops().lnlstm_backward(gates, cs, A, tys, c0, dout, dh, dc, w_hh, extra,
-                                                            rec_mask, EPS, batch_sizes or [])
+            dgates, dA, _, dgain = compiled.ops().lnlstm_backward(gates, cs, A, tys, c0, dout, dh, dc, w_hh,
+                                                                  extra, rec_mask, EPS, batch_sizes or [])
             return (dgates, recurrent_weight_grad(dA, previous(out, h0), rec_mask), None, (dh, dc),
-                    _gain_grads(dgates, dY, A, c_raw, (*_stats(A), *_stats(c_raw))))
+                    dgain.to(gates.dtype))  # the gains' gradients, summed in the loop
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         # the step-independent factors, for all steps at once
         k_o = torch.addcmul(o, o, o, value=-1).mul_(tys)                  # do = dH ⊙ k_o

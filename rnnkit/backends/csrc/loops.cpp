@@ -69,14 +69,26 @@ inline s_t tanh_poly(s_t x) {
   return x < s_t(0) ? -v : v;
 }
 
+// Σ_j f(j) over j < n in eight double partial sums: the compiler may vectorise eight independent
+// accumulators, never one (reordering a floating-point sum is not allowed without -ffast-math); the
+// order is fixed, so the result is too.
+template <typename F>
+inline double sum8(int64_t n, F f) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int l = 0; l < 8; ++l) acc[l] += f(j + l);
+  }
+  for (; j < n; ++j) acc[0] += f(j);
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 // Layer norm of one row a[0..n) (biased variance, sums in double as torch's kernel accumulates):
 // its mean and 1/sqrt(var + eps).
 template <typename s_t>
-inline void row_stats(const s_t* a, int64_t n, double eps, s_t& mean, s_t& rstd) {
-  double m = 0, v = 0;
-  for (int64_t j = 0; j < n; ++j) m += a[j];
-  m /= n;
-  for (int64_t j = 0; j < n; ++j) v += (a[j] - m) * (a[j] - m);
+inline void row_stats(const s_t* __restrict a, int64_t n, double eps, s_t& mean, s_t& rstd) {
+  const double m = sum8(n, [&](int64_t j) { return double(a[j]); }) / n;
+  const double v = sum8(n, [&](int64_t j) { const double d = double(a[j]) - m; return d * d; });
   mean = s_t(m);
   rstd = s_t(1.0 / std::sqrt(v / n + eps));
 }
@@ -84,14 +96,10 @@ inline void row_stats(const s_t* a, int64_t n, double eps, s_t& mean, s_t& rstd)
 // Layer norm's backward for one row without a shift: dy the gradient of LN(a; γ) -> dx the gradient of a,
 // dx = rstd (γ dy - mean(γ dy) - â mean(γ dy ⊙ â)), â = (a - mean) rstd.
 template <typename s_t>
-inline void ln_backward_row(const s_t* a, const s_t* gamma, const s_t* dy, s_t* dx, int64_t n, s_t mean, s_t rstd) {
-  double q1 = 0, q2 = 0;
-  for (int64_t j = 0; j < n; ++j) {
-    const s_t u = gamma[j] * dy[j];
-    q1 += u;
-    q2 += u * (a[j] - mean) * rstd;
-  }
-  const s_t q1s = s_t(q1 / n), q2s = s_t(q2 / n);
+inline void ln_backward_row(const s_t* __restrict a, const s_t* __restrict gamma, const s_t* __restrict dy,
+                            s_t* __restrict dx, int64_t n, s_t mean, s_t rstd) {
+  const s_t q1s = s_t(sum8(n, [&](int64_t j) { return double(gamma[j] * dy[j]); }) / n);
+  const s_t q2s = s_t(sum8(n, [&](int64_t j) { return double(gamma[j] * dy[j] * (a[j] - mean) * rstd); }) / n);
   for (int64_t j = 0; j < n; ++j) dx[j] = rstd * (gamma[j] * dy[j] - q1s - (a[j] - mean) * rstd * q2s);
 }
 
@@ -207,6 +215,80 @@ void gru_row_backward(const s_t* __restrict gr, const s_t* __restrict gz, const 
     dxr[j] = dr; dxz[j] = dz; dxn[j] = dn;
     dar[j] = dr; daz[j] = dz; dan[j] = dn * rv;
     tmp[j] = ZONE ? d * zv + d_all * zo : d * zv;
+  }
+}
+
+// Layer-normalised LSTM, one row (forward): g (4H) the input side, to which LN(a; γ_h) is added before
+// the gates are activated in place; c, ty, h: C_t, tanh(LN(C_t; γ_c) + β_c) and H_t.
+template <typename s_t>
+void lnlstm_row(s_t* __restrict g, const s_t* __restrict a, const s_t* __restrict gh, const s_t* __restrict gc,
+                const s_t* __restrict bc, const s_t* __restrict cp, s_t* __restrict c, s_t* __restrict ty,
+                s_t* __restrict h, int64_t H, double eps) {
+  const int64_t G = 4 * H;
+  s_t ms, rs;
+  row_stats(a, G, eps, ms, rs);
+  for (int64_t j = 0; j < G; ++j) g[j] += (a[j] - ms) * rs * gh[j];
+  s_t* __restrict gi = g;
+  s_t* __restrict gf = g + H;
+  s_t* __restrict gg = g + 2 * H;
+  s_t* __restrict go = g + 3 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    const s_t i = sigm(gi[j]), f = sigm(gf[j]), gv = tanh_poly(gg[j]), o = sigm(go[j]);
+    gi[j] = i; gf[j] = f; gg[j] = gv; go[j] = o;
+    c[j] = f * cp[j] + i * gv;
+  }
+  s_t mcs, rc;
+  row_stats(c, H, eps, mcs, rc);
+  for (int64_t j = 0; j < H; ++j) {
+    const s_t tv = tanh_poly((c[j] - mcs) * rc * gc[j] + bc[j]);
+    ty[j] = tv;
+    h[j] = go[j] * tv;
+  }
+}
+
+// Its backward, one row: the pre-activation gradients dg (4H) and dy (of LN(C_t)); dc updated in place.
+template <typename s_t>
+void lnlstm_row_backward(const s_t* __restrict g, const s_t* __restrict c, const s_t* __restrict cp,
+                         const s_t* __restrict ty, const s_t* __restrict dh, const s_t* __restrict dout,
+                         s_t* __restrict dc, const s_t* __restrict gc, s_t* __restrict dg, s_t* __restrict dy,
+                         int64_t H, s_t mcs, s_t rc) {
+  const s_t* __restrict go = g + 3 * H;
+  s_t* __restrict dgo = dg + 3 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    const s_t o = go[j], tv = ty[j];
+    const s_t dm = dh[j] + dout[j];
+    dy[j] = dm * o * (s_t(1) - tv * tv);
+    dgo[j] = dm * tv * o * (s_t(1) - o);
+  }
+  const s_t s1s = s_t(sum8(H, [&](int64_t j) { return double(gc[j] * dy[j]); }) / H);
+  const s_t s2s = s_t(sum8(H, [&](int64_t j) { return double(gc[j] * dy[j] * ((c[j] - mcs) * rc)); }) / H);
+  const s_t* __restrict gi = g;
+  const s_t* __restrict gf = g + H;
+  const s_t* __restrict gg = g + 2 * H;
+  s_t* __restrict dgi = dg;
+  s_t* __restrict dgf = dg + H;
+  s_t* __restrict dgg = dg + 2 * H;
+  for (int64_t j = 0; j < H; ++j) {
+    const s_t ch = (c[j] - mcs) * rc;
+    const s_t dcv = dc[j] + rc * (gc[j] * dy[j] - s1s - ch * s2s);
+    const s_t i = gi[j], f = gf[j], gv = gg[j];
+    dgi[j] = dcv * gv * i * (s_t(1) - i);
+    dgf[j] = dcv * cp[j] * f * (s_t(1) - f);
+    dgg[j] = dcv * i * (s_t(1) - gv * gv);
+    dc[j] = dcv * f;
+  }
+}
+
+// The layer-norm gains' gradients of one row, added to the double sums: d_gh += dg ⊙ Â, d_gc += dy ⊙ Ĉ,
+// d_bc += dy (Â, Ĉ: the normalised recurrent projection and cell).
+template <typename s_t>
+void gain_grads_row(const s_t* __restrict dg, const s_t* __restrict a, const s_t* __restrict dy,
+                    const s_t* __restrict c, double* __restrict d_gh, double* __restrict d_gc,
+                    double* __restrict d_bc, int64_t H, s_t ms, s_t rs, s_t mcs, s_t rc) {
+  for (int64_t j = 0; j < 4 * H; ++j) d_gh[j] += double(dg[j] * ((a[j] - ms) * rs));
+  for (int64_t j = 0; j < H; ++j) {
+    d_gc[j] += double(dy[j] * ((c[j] - mcs) * rc));
+    d_bc[j] += double(dy[j]);
   }
 }
 
@@ -489,8 +571,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Te
   TORCH_CHECK(gates.is_contiguous() && gates.dim() == 3, "lnlstm_forward: gates must be a contiguous (T, B, 4H)");
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
   auto opts = gates.options();
-  Tensor out = at::zeros({T, B, H}, opts), cs = at::zeros({T, B, H}, opts), tys = at::zeros({T, B, H}, opts);
-  Tensor A = at::zeros({T, B, G}, opts);
+  Tensor out = buffer({T, B, H}, opts, batch_sizes), cs = buffer({T, B, H}, opts, batch_sizes);
+  Tensor tys = buffer({T, B, H}, opts, batch_sizes), A = buffer({T, B, G}, opts, batch_sizes);
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous(), c0c = c0.contiguous(), ex = extra.contiguous();
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lnlstm_forward", [&] {
@@ -509,24 +591,8 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Te
       scalar_t* ty = tys.data_ptr<scalar_t>() + t * B * H;
       scalar_t* h = out.data_ptr<scalar_t>() + t * B * H;
       for (int64_t r = 0; r < b; ++r) {
-        scalar_t* gr = g + r * G;
-        const scalar_t* ar = a + r * G;
-        scalar_t ms, rs;
-        row_stats(ar, G, eps, ms, rs);
-        for (int64_t j = 0; j < G; ++j) gr[j] += (ar[j] - ms) * rs * gh[j];
-        scalar_t* cr = c + r * H;
-        for (int64_t j = 0; j < H; ++j) {
-          const scalar_t i = sigm(gr[j]), f = sigm(gr[H + j]), gg = tanh_poly(gr[2 * H + j]), o = sigm(gr[3 * H + j]);
-          gr[j] = i; gr[H + j] = f; gr[2 * H + j] = gg; gr[3 * H + j] = o;
-          cr[j] = f * cp[r * H + j] + i * gg;
-        }
-        scalar_t mcs, rc;
-        row_stats(cr, H, eps, mcs, rc);
-        for (int64_t j = 0; j < H; ++j) {
-          const scalar_t tv = tanh_poly((cr[j] - mcs) * rc * gc[j] + bc[j]);
-          ty[r * H + j] = tv;
-          h[r * H + j] = gr[3 * H + j] * tv;
-        }
+        const int64_t k = r * H;
+        lnlstm_row(g + r * G, a + r * G, gh, gc, bc, cp + k, c + k, ty + k, h + k, H, eps);
       }
     }
   });
@@ -534,9 +600,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Te
 }
 
 // Its backward over time. dh, dc (B, H) updated in place to the gradients of (h0, c0). Returns
-// dgates (T, B, 4H) (of the input side's [i f g o] pre-activations), dA (T, B, 4H) (of H_{t-1} W_hh^T)
-// and dY (T, B, H) (of LN(C_t)), from which the caller forms dW_hh, dγ_h, dγ_c and dβ_c.
-std::tuple<Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& A,
+// dgates (T, B, 4H) (of the input side's [i f g o] pre-activations), dA (T, B, 4H) (of H_{t-1} W_hh^T),
+// dY (T, B, H) (of LN(C_t)), from which the caller forms dW_hh, and d[γ_h γ_c β_c] (G + 2H, double):
+// Σ d[i f g o] ⊙ Â, Σ dY ⊙ Ĉ, Σ dY over every row of every step.
+std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& A,
                                                    const Tensor& tys, const Tensor& c0, const Tensor& dout,
                                                    Tensor dh, Tensor dc, const Tensor& w_hh, const Tensor& extra,
                                                    const c10::optional<Tensor>& rec, double eps,
@@ -544,9 +611,14 @@ std::tuple<Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Te
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
   TORCH_CHECK(dh.is_contiguous() && dc.is_contiguous() && dout.is_contiguous(), "lnlstm_backward: contiguous inputs");
   auto opts = gates.options();
-  Tensor dgates = at::zeros({T, B, G}, opts), dA = at::zeros({T, B, G}, opts), dY = at::zeros({T, B, H}, opts);
+  Tensor dgates = buffer({T, B, G}, opts, batch_sizes), dA = buffer({T, B, G}, opts, batch_sizes);
+  Tensor dY = buffer({T, B, H}, opts, batch_sizes);
+  Tensor dgain = at::zeros({G + 2 * H}, opts.dtype(at::kDouble));   // d[γ_h γ_c β_c], summed in double
   Tensor c0c = c0.contiguous(), ex = extra.contiguous();
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lnlstm_backward", [&] {
+    double* __restrict d_gh = dgain.data_ptr<double>();
+    double* __restrict d_gc = d_gh + G;
+    double* __restrict d_bc = d_gc + H;
     const scalar_t* gh = ex.data_ptr<scalar_t>();
     const scalar_t* gc = gh + G;
     scalar_t* dhp = dh.data_ptr<scalar_t>();
@@ -563,47 +635,24 @@ std::tuple<Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Te
       scalar_t* da = dA.data_ptr<scalar_t>() + t * B * G;
       scalar_t* dy = dY.data_ptr<scalar_t>() + t * B * H;
       for (int64_t r = 0; r < b; ++r) {
-        const scalar_t* gr = g + r * G;
-        const scalar_t* cr = cr_all + r * H;
-        scalar_t* dgr = dg + r * G;
-        scalar_t* dyr = dy + r * H;
-        // LN of the cell: its statistics again (cheaper than keeping them)
-        scalar_t mcs, rc;
-        row_stats(cr, H, eps, mcs, rc);
-        double s1 = 0, s2 = 0;
-        for (int64_t j = 0; j < H; ++j) {
-          const int64_t k = r * H + j;
-          const scalar_t o = gr[3 * H + j], tv = ty[k];
-          const scalar_t dm = dhp[k] + dop[k];
-          dyr[j] = dm * o * (scalar_t(1) - tv * tv);
-          dgr[3 * H + j] = dm * tv * o * (scalar_t(1) - o);
-          const scalar_t u = gc[j] * dyr[j], ch = (cr[j] - mcs) * rc;
-          s1 += u;
-          s2 += u * ch;
-        }
-        const scalar_t s1s = scalar_t(s1 / H), s2s = scalar_t(s2 / H);
-        for (int64_t j = 0; j < H; ++j) {
-          const int64_t k = r * H + j;
-          const scalar_t ch = (cr[j] - mcs) * rc;
-          const scalar_t dcv = dcp[k] + rc * (gc[j] * dyr[j] - s1s - ch * s2s);
-          const scalar_t i = gr[j], f = gr[H + j], gg = gr[2 * H + j];
-          dgr[j] = dcv * gg * i * (scalar_t(1) - i);
-          dgr[H + j] = dcv * cp[k] * f * (scalar_t(1) - f);
-          dgr[2 * H + j] = dcv * i * (scalar_t(1) - gg * gg);
-          dcp[k] = dcv * f;
-        }
+        const int64_t k = r * H;
+        // the statistics again (cheaper than keeping them through the forward)
+        scalar_t mcs, rc, ms, rs;
+        row_stats(cr_all + k, H, eps, mcs, rc);
+        lnlstm_row_backward(g + r * G, cr_all + k, cp + k, ty + k, dhp + k, dop + k, dcp + k, gc, dg + r * G,
+                            dy + k, H, mcs, rc);
         // LN of the recurrent projection
         const scalar_t* ar = a + r * G;
-        scalar_t ms, rs;
         row_stats(ar, G, eps, ms, rs);
-        ln_backward_row(ar, gh, dgr, da + r * G, G, ms, rs);
+        ln_backward_row(ar, gh, dg + r * G, da + r * G, G, ms, rs);
+        gain_grads_row(dg + r * G, ar, dy + k, cr_all + k, d_gh, d_gc, d_bc, H, ms, rs, mcs, rc);
       }
       Tensor dh_b = dh.narrow(0, 0, b);
       at::mm_out(dh_b, dA[t].narrow(0, 0, b), w_hh);
       if (rec.has_value()) dh_b.mul_(rec->narrow(0, 0, b));
     }
   });
-  return {dgates, dA, dY};
+  return {dgates, dA, dY, dgain};
 }
 
 // Layer-normalised GRU (rnnkit/cells/layernorm_gru.py). xp (T, B, 3H): the input side LN(X W_ih^T; γ_x) + b_ih,
