@@ -113,6 +113,16 @@ inline Tensor buffer(at::IntArrayRef size, const at::TensorOptions& opts, const 
   return batch_sizes.empty() ? at::empty(size, opts) : at::zeros(size, opts);
 }
 
+// H_{t-1} ⊙ M (recurrent dropout) into a buffer kept across steps, or H_{t-1} itself: the product of
+// every step used to allocate a new tensor.
+inline Tensor masked(const Tensor& h_prev, const c10::optional<Tensor>& rec, Tensor& buf, int64_t b) {
+  if (!rec.has_value()) return h_prev;
+  if (!buf.defined()) buf = at::empty({rec->size(0), rec->size(1)}, h_prev.options());
+  Tensor out = buf.narrow(0, 0, b);
+  at::mul_out(out, h_prev, rec->narrow(0, 0, b));
+  return out;
+}
+
 // The row kernels: one row of a step's elementwise work, templates on the variant and with restrict
 // pointers (every argument is its own stretch of memory), so that the compiler vectorises them; with
 // the branches and possible aliases inside one loop it kept them scalar (3-4x slower).
@@ -318,12 +328,13 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_forward(Tensor gates, const Tens
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous(), c0c = c0.contiguous();
   Tensor pc = peep.has_value() ? peep->contiguous() : Tensor();
+  Tensor hm;  // H_{t-1} ⊙ M with recurrent dropout (masked)
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lstm_forward", [&] {
     for (int64_t t = 0; t < T; ++t) {
       const int64_t b = rows_at(batch_sizes, t, B);
       Tensor g_t = gates[t].narrow(0, 0, b);
       Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
-      g_t.addmm_(rec.has_value() ? h_prev * rec->narrow(0, 0, b) : h_prev, w_t);
+      g_t.addmm_(masked(h_prev, rec, hm, b), w_t);
       scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
       const scalar_t* cp = t == 0 ? c0c.data_ptr<scalar_t>() : cs.data_ptr<scalar_t>() + (t - 1) * B * H;
       scalar_t* c = cs.data_ptr<scalar_t>() + t * B * H;
@@ -407,13 +418,14 @@ Tensor gru_forward(Tensor xp, Tensor hps, const Tensor& h0, const Tensor& w_hh, 
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous();
   Tensor zhc = zh.has_value() ? zh->contiguous() : Tensor();
+  Tensor hm;  // H_{t-1} ⊙ M with recurrent dropout (masked)
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "gru_forward", [&] {
     const scalar_t* zv_all = zh.has_value() ? zhc.data_ptr<scalar_t>() : nullptr;
     for (int64_t t = 0; t < T; ++t) {
       const int64_t b = rows_at(batch_sizes, t, B);
       Tensor hp_t = hps[t].narrow(0, 0, b);
       Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
-      Tensor h_in = rec.has_value() ? h_prev * rec->narrow(0, 0, b) : h_prev;
+      Tensor h_in = masked(h_prev, rec, hm, b);
       if (b_hh.has_value()) {
         at::addmm_out(hp_t, *b_hh, h_in, w_t);
       } else {
@@ -575,6 +587,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Te
   Tensor tys = buffer({T, B, H}, opts, batch_sizes), A = buffer({T, B, G}, opts, batch_sizes);
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous(), c0c = c0.contiguous(), ex = extra.contiguous();
+  Tensor hm;  // H_{t-1} ⊙ M with recurrent dropout (masked)
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lnlstm_forward", [&] {
     const scalar_t* gh = ex.data_ptr<scalar_t>();
     const scalar_t* gc = gh + G;
@@ -583,7 +596,7 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Te
       const int64_t b = rows_at(batch_sizes, t, B);
       Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
       Tensor A_t = A[t].narrow(0, 0, b);
-      at::mm_out(A_t, rec.has_value() ? h_prev * rec->narrow(0, 0, b) : h_prev, w_t);
+      at::mm_out(A_t, masked(h_prev, rec, hm, b), w_t);
       scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
       const scalar_t* a = A.data_ptr<scalar_t>() + t * B * G;
       const scalar_t* cp = t == 0 ? c0c.data_ptr<scalar_t>() : cs.data_ptr<scalar_t>() + (t - 1) * B * H;
@@ -667,6 +680,7 @@ std::tuple<Tensor, Tensor, Tensor> lngru_forward(Tensor xp, const Tensor& h0, co
   Tensor out = at::zeros({T, B, H}, opts), A = at::zeros({T, B, G}, opts), Ah = at::zeros({T, B, G}, opts);
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous(), ex = extra.contiguous();
+  Tensor hm;  // H_{t-1} ⊙ M with recurrent dropout (masked)
   AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "lngru_forward", [&] {
     const scalar_t* gh = ex.data_ptr<scalar_t>();
     const scalar_t* bh = gh + G;
@@ -674,7 +688,7 @@ std::tuple<Tensor, Tensor, Tensor> lngru_forward(Tensor xp, const Tensor& h0, co
       const int64_t b = rows_at(batch_sizes, t, B);
       Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
       Tensor A_t = A[t].narrow(0, 0, b);
-      at::mm_out(A_t, rec.has_value() ? h_prev * rec->narrow(0, 0, b) : h_prev, w_t);
+      at::mm_out(A_t, masked(h_prev, rec, hm, b), w_t);
       scalar_t* x = xp.data_ptr<scalar_t>() + t * B * G;
       const scalar_t* a = A.data_ptr<scalar_t>() + t * B * G;
       scalar_t* ah = Ah.data_ptr<scalar_t>() + t * B * G;
