@@ -234,13 +234,14 @@ def caption_files(run: str | Path, paths: list[str], decode_flags: dict[str, Any
                   device: str = "cpu", batch_size: int = 64) -> list[str]:
     """The caption of each image file in ``paths`` (see :func:`rnnkit.data.captions.read_image`), by the run's
     best model, decoded as the run's test set was, with ``decode_flags`` (``{"beam_size": 1}``) overriding.
-    Every file is read before any is captioned, so a bad file is an error before output starts."""
+    The run is loaded first, then every file is read before any is captioned, so a bad file is an error
+    before output starts."""
     if batch_size < 1:
         raise RnnkitError(f"--batch-size must be >= 1, got {batch_size}")
     if not paths:
         raise RnnkitError("no images given: rnnkit caption RUN IMAGE...")
+    model, conf, _ = load_run(run, device)  # first: the wrong kind of run is the error, not the images
     images = torch.stack([captions.read_image(p) for p in paths])
-    model, conf, _ = load_run(run, device)
     decode_cfg = cfgmod.build(DecodeConfig, {**conf.get("decode", {}), **(decode_flags or {})}, "decoding options")
     decode_cfg.validate()
     with torch.no_grad():

@@ -74,6 +74,11 @@ def test_caption_bad_images_are_one_line_errors(tiny_run: Path, tmp_path: Path, 
         assert main(["caption", str(tiny_run), str(tmp_path / name)]) != 0
         err = capsys.readouterr().err.strip()
         assert err.startswith("rnnkit: error:") and said in err and len(err.splitlines()) == 1, err
+    # another task's run: that is the error, before any image is opened
+    (tmp_path / "lm").mkdir()
+    assert main(["caption", str(tmp_path / "lm"), str(tmp_path / "missing.png")]) != 0
+    err = capsys.readouterr().err
+    assert "not a readable image" not in err and "missing.png" not in err, err
 
 
 def test_read_image_round_trips_a_composed_image(tmp_path: Path):
