@@ -167,10 +167,10 @@ class LayerNormGRUCell(Cell):
         rec_mask = noise.recurrent if noise is not None else None
         if zone is None and compiled.usable(gates):   # the same loop in C++
             dh = (dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)).contiguous()
-            dxp, dA, dAh = compiled.ops().lngru_backward(gates, A, Ah, out, h0, dout, dh, w_hh, extra, rec_mask, EPS,
-                                                         batch_sizes or [])
+            dxp, dA, _, dgain = compiled.ops().lngru_backward(gates, A, Ah, out, h0, dout, dh, w_hh, extra, rec_mask,
+                                                              EPS, batch_sizes or [])
             return (dxp, recurrent_weight_grad(dA, previous(out, h0), rec_mask), None, (dh,),
-                    _gain_grads(dAh, A, *_stats(A)))
+                    dgain.to(gates.dtype))  # the gains' gradients, summed in the loop
         r, z, n = gates.view(T, B, 3, H).unbind(2)
         h_prev = previous(out, h0)
         # the step-independent factors, for all steps at once

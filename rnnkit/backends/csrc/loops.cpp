@@ -302,6 +302,13 @@ void gain_grads_row(const s_t* __restrict dg, const s_t* __restrict a, const s_t
   }
 }
 
+// out = LN(a; γ, β) of one row with its statistics (mean, rstd).
+template <typename s_t>
+void ln_row(const s_t* __restrict a, const s_t* __restrict gamma, const s_t* __restrict beta, s_t* __restrict out,
+            int64_t n, s_t mean, s_t rstd) {
+  for (int64_t j = 0; j < n; ++j) out[j] = (a[j] - mean) * rstd * gamma[j] + beta[j];
+}
+
 // LSTM forward. gates (T, B, 4H): the input projection plus b_hh, overwritten with the activated
 // gates i, f, g, o (g = tanh). Returns out (T, B, H) = H_t, cs (T, B, H) = C_t, tcs = tanh(C_t);
 // with batch_sizes (rows sorted by length) rows past a sequence's end stay zero.
@@ -677,7 +684,8 @@ std::tuple<Tensor, Tensor, Tensor> lngru_forward(Tensor xp, const Tensor& h0, co
   TORCH_CHECK(xp.is_contiguous() && xp.dim() == 3, "lngru_forward: xp must be a contiguous (T, B, 3H)");
   const int64_t T = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 3;
   auto opts = xp.options();
-  Tensor out = at::zeros({T, B, H}, opts), A = at::zeros({T, B, G}, opts), Ah = at::zeros({T, B, G}, opts);
+  Tensor out = buffer({T, B, H}, opts, batch_sizes), A = buffer({T, B, G}, opts, batch_sizes);
+  Tensor Ah = buffer({T, B, G}, opts, batch_sizes);
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous(), ex = extra.contiguous();
   Tensor hm;  // H_{t-1} ⊙ M with recurrent dropout (masked)
@@ -700,13 +708,9 @@ std::tuple<Tensor, Tensor, Tensor> lngru_forward(Tensor xp, const Tensor& h0, co
         scalar_t* xr = x + r * G;
         scalar_t ms, rs;
         row_stats(ar, G, eps, ms, rs);
-        for (int64_t j = 0; j < G; ++j) ahr[j] = (ar[j] - ms) * rs * gh[j] + bh[j];
-        for (int64_t j = 0; j < H; ++j) {
-          const scalar_t rv = sigm(xr[j] + ahr[j]), zv = sigm(xr[H + j] + ahr[H + j]);
-          const scalar_t nv = tanh_poly(xr[2 * H + j] + rv * ahr[2 * H + j]);
-          xr[j] = rv; xr[H + j] = zv; xr[2 * H + j] = nv;
-          h[r * H + j] = nv + zv * (hpv[r * H + j] - nv);
-        }
+        ln_row(ar, gh, bh, ahr, G, ms, rs);
+        // the GRU's own row once the recurrent side is LN(A) + b_hh
+        gru_row<scalar_t, false>(xr, xr + H, xr + 2 * H, ahr, ahr + H, ahr + 2 * H, hpv + r * H, h + r * H, nullptr, H);
       }
     }
   });
@@ -714,8 +718,9 @@ std::tuple<Tensor, Tensor, Tensor> lngru_forward(Tensor xp, const Tensor& h0, co
 }
 
 // Its backward over time. dh (B, H) updated in place to the gradient of h0. Returns dxp (T, B, 3H) (of the
-// input side), dA (of H_{t-1} W_hh^T) and dAh (of LN(A) + b_hh), from which the caller forms dW_hh, dγ_h, db_hh.
-std::tuple<Tensor, Tensor, Tensor> lngru_backward(const Tensor& gates, const Tensor& A, const Tensor& Ah,
+// input side), dA (of H_{t-1} W_hh^T), from which the caller forms dW_hh, dAh (of LN(A) + b_hh) and
+// d[γ_h b_hh] (2 x 3H, double): Σ dAh ⊙ Â and Σ dAh over every row of every step.
+std::tuple<Tensor, Tensor, Tensor, Tensor> lngru_backward(const Tensor& gates, const Tensor& A, const Tensor& Ah,
                                                   const Tensor& out, const Tensor& h0, const Tensor& dout, Tensor dh,
                                                   const Tensor& w_hh, const Tensor& extra,
                                                   const c10::optional<Tensor>& rec, double eps,
@@ -723,10 +728,14 @@ std::tuple<Tensor, Tensor, Tensor> lngru_backward(const Tensor& gates, const Ten
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 3;
   TORCH_CHECK(dh.is_contiguous() && dout.is_contiguous(), "lngru_backward: contiguous inputs");
   auto opts = gates.options();
-  Tensor dxp = at::zeros({T, B, G}, opts), dA = at::zeros({T, B, G}, opts), dAh = at::zeros({T, B, G}, opts);
+  Tensor dxp = buffer({T, B, G}, opts, batch_sizes), dA = buffer({T, B, G}, opts, batch_sizes);
+  Tensor dAh = buffer({T, B, G}, opts, batch_sizes);
+  Tensor dgain = at::zeros({2 * G}, opts.dtype(at::kDouble));   // d[γ_h b_hh], summed in double
   Tensor h0c = h0.contiguous(), ex = extra.contiguous();
   Tensor tmp = at::zeros({B, H}, opts);
   AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lngru_backward", [&] {
+    double* __restrict d_gh = dgain.data_ptr<double>();
+    double* __restrict d_bh = d_gh + G;
     const scalar_t* gh = ex.data_ptr<scalar_t>();
     scalar_t* dhv = dh.data_ptr<scalar_t>();
     scalar_t* tmpv = tmp.data_ptr<scalar_t>();
@@ -741,22 +750,19 @@ std::tuple<Tensor, Tensor, Tensor> lngru_backward(const Tensor& gates, const Ten
       scalar_t* da = dA.data_ptr<scalar_t>() + t * B * G;
       scalar_t* dah = dAh.data_ptr<scalar_t>() + t * B * G;
       for (int64_t r = 0; r < b; ++r) {
-        for (int64_t j = 0; j < H; ++j) {
-          const int64_t k = r * H + j, q = r * G + j;
-          const scalar_t rv = g[q], zv = g[q + H], nv = g[q + 2 * H];
-          const scalar_t d = dhv[k] + dop[k];
-          const scalar_t dn = d * (scalar_t(1) - zv) * (scalar_t(1) - nv * nv);
-          const scalar_t dz = d * (hpv[k] - nv) * zv * (scalar_t(1) - zv);
-          const scalar_t dr = dn * ah[q + 2 * H] * rv * (scalar_t(1) - rv);
-          dx[q] = dr; dx[q + H] = dz; dx[q + 2 * H] = dn;
-          dah[q] = dr; dah[q + H] = dz; dah[q + 2 * H] = dn * rv;
-          tmpv[k] = d * zv;
-        }
+        const int64_t k = r * H, q = r * G;
+        gru_row_backward<scalar_t, false>(g + q, g + q + H, g + q + 2 * H, ah + q + 2 * H, hpv + k, dhv + k, dop + k,
+                                          dx + q, dx + q + H, dx + q + 2 * H, dah + q, dah + q + H, dah + q + 2 * H,
+                                          tmpv + k, nullptr, H);
         const scalar_t* ar = a + r * G;
         const scalar_t* dahr = dah + r * G;
         scalar_t ms, rs;
         row_stats(ar, G, eps, ms, rs);
         ln_backward_row(ar, gh, dahr, da + r * G, G, ms, rs);
+        for (int64_t j = 0; j < G; ++j) {
+          d_gh[j] += double(dahr[j] * ((ar[j] - ms) * rs));
+          d_bh[j] += double(dahr[j]);
+        }
       }
       Tensor dh_b = dh.narrow(0, 0, b);
       at::mm_out(dh_b, dA[t].narrow(0, 0, b), w_hh);
@@ -764,7 +770,7 @@ std::tuple<Tensor, Tensor, Tensor> lngru_backward(const Tensor& gates, const Ten
       dh_b.add_(tmp.narrow(0, 0, b));
     }
   });
-  return {dxp, dA, dAh};
+  return {dxp, dA, dAh, dgain};
 }
 
 }  // namespace
