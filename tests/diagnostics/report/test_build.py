@@ -129,7 +129,7 @@ def test_a_failing_report_never_fails_the_training(tmp_path: Path, capsys, monke
 def test_report_errors_are_one_line(tmp_path: Path, capsys, tiny_runs: dict[str, Path]):
     from tests.conftest import one_line_error
 
-    assert "is not a directory" in one_line_error(capsys, ["report", str(tmp_path / "nowhere")])
+    assert "nowhere: no such run directory" in one_line_error(capsys, ["report", str(tmp_path / "nowhere")])
     assert "options of rnnkit report adding" in one_line_error(capsys, ["report", str(tiny_runs["lm"]), "--lags",
                                                                         "5"])
     assert "would overwrite" in one_line_error(capsys, ["report", str(tiny_runs["lm"]), "--out",
