@@ -87,6 +87,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                        help="instead: the cell variants, regularisers and the compiled loop against torch.nn "
                             "(one thread; --cases, --repeats apply)")
         b.add_argument("--no-autograd", action="store_true", help="with --variants: leave out the autograd loops")
+        b.add_argument("--lengths", action="store_true",
+                       help="instead: variable lengths (lengths uniform in [T/2, T]) against the padded batch and "
+                            "torch.nn's PackedSequence, both directions (one thread; the first of --cells, --cases, "
+                            "--repeats apply)")
 
     sub.add_parser("build-loops", help="compile the C++ time loop of the LSTM/GRU kernels for this machine now",
                    description="Compile rnnkit's C++ time loop (rnnkit/backends/csrc/loops.cpp) with the system's "
@@ -911,6 +915,17 @@ def _build_loops() -> int:
 def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from rnnkit import bench
 
+    if args.lengths:
+        from rnnkit import bench_lengths
+
+        if args.repeats is not None and args.repeats < 1:
+            raise RnnkitError(f"--repeats must be >= 1, got {args.repeats}")
+        cell = args.cells.split(",")[0].strip() if args.cells != ",".join(bench.CELLS) else "lstm"
+        if cell not in bench_lengths.CELLS:
+            raise RnnkitError(f"bench --lengths --cells: unknown {cell}; expected from "
+                              f"{', '.join(bench_lengths.CELLS)}")
+        bench_lengths.main(cases=args.cases, cell=cell, rounds=args.repeats or 9)
+        return 0
     if args.variants:
         from rnnkit import bench_variants
 
