@@ -573,7 +573,7 @@ def _predict(args: argparse.Namespace) -> int:
         if not written and not args.inputs and not args.data:  # exit 0 with no output would look like success
             raise RnnkitError("no inputs: stdin held no non-blank line; give the inputs as arguments, or one per line")
     if total:
-        print(f"{args.data}: accuracy {right / total:.4f} ({right}/{total})", file=sys.stderr)
+        print(f"{args.data}: accuracy {100 * right / total:.2f}% ({right}/{total})", file=sys.stderr)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -54,7 +55,8 @@ def test_labelled_file_and_unknown_labels(text_run: Path, capsys):
     captured = capsys.readouterr()
     out = lines(captured.out)
     assert len(out) == 40 and out[1]["true"] == "pos"
-    assert f"{text_run / 'train.tsv'}: accuracy" in captured.err
+    assert re.search(rf"{re.escape(str(text_run / 'train.tsv'))}: accuracy \d+\.\d\d% \(\d+/40\)", captured.err)
+    # in percent, as rnnkit evaluate's acc
     bad = text_run / "bad.tsv"
     bad.write_text("pos\tgood\nmaybe\tunsure\n", encoding="utf-8")
     assert main(["predict", run, "--data", str(bad)]) == 2
