@@ -124,6 +124,23 @@ def run_case(cell: str, B: int, T: int, I: int, H: int, repeats: int = 7,
     return results
 
 
+def interleaved_medians(runs: dict[str, Callable[[], None]], rounds: int,
+                        reset: Callable[[str], None] = lambda name: None) -> dict[str, float]:
+    """Median milliseconds of each of ``runs`` over ``rounds`` rounds, one timing of each per round in turn
+    (machine noise hits them alike), after one warm-up call of each; ``reset(name)`` runs after each timed
+    call, untimed (clearing gradients)."""
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for f in runs.values():  # warm-up
+        f()
+    for _ in range(rounds):
+        for k, f in runs.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+            reset(k)
+    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+
+
 def machine() -> dict[str, str]:
     cpu = platform.processor() or platform.machine()
     try:

@@ -17,8 +17,6 @@ Batch ``B`` rows of lengths uniform in ``[low*T, T]``, batch-first input.
 
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
@@ -26,6 +24,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnkit
 from rnnkit.backends import segments
+from rnnkit.bench import interleaved_medians
 
 CELLS = {"lstm": ("LSTM", {}), "gru": ("GRU", {}), "rnn": ("RNN", {}), "rnn-relu": ("RNN", {"nonlinearity": "relu"}),
          "lstm-proj": ("LSTM", {"proj_size": 128})}
@@ -69,19 +68,12 @@ def case(cell: str, B: int, T: int, I: int, H: int, layers: int, bidir: bool, lo
             segments.MIN_STEPS_PER_SEGMENT = before
         assert ours.native_path == "packed", ours.native_path
 
-    runs: dict[str, Callable[[], None]] = {"a": a, "b": b, "c": c, "d": d}
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for k in runs:  # warm-up
-        runs[k]()
-    for _ in range(rounds):
-        for k, f in runs.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
-            x.grad = None
-            ours.zero_grad(set_to_none=True)
-            ref.zero_grad(set_to_none=True)
-    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    def reset(name: str) -> None:
+        x.grad = None
+        ours.zero_grad(set_to_none=True)
+        ref.zero_grad(set_to_none=True)
+
+    med = interleaved_medians({"a": a, "b": b, "c": c, "d": d}, rounds, reset)
     med["segments"] = n_segs
     return med
 

@@ -26,14 +26,13 @@ thread (one timing of each per round; medians over the rounds):
 from __future__ import annotations
 
 import contextlib
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
 import rnnkit
 from rnnkit.backends import compiled
+from rnnkit.bench import interleaved_medians
 
 
 def _loss(out: torch.Tensor, state: object) -> torch.Tensor:
@@ -84,18 +83,11 @@ def case(B: int, T: int, I: int, H: int, rounds: int, skip: set[str]) -> dict[st
                 assert layer.backend_used == expect[name], (name, layer.backend_used)
         return f
 
-    runs = {k: runner(k, v) for k, v in layers.items()}
-    times: dict[str, list[float]] = {k: [] for k in runs}
-    for f in runs.values():  # warm-up
-        f()
-    for _ in range(rounds):
-        for k, f in runs.items():
-            t0 = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t0)
-            x.grad = None
-            layers[k].zero_grad(set_to_none=True)
-    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    def reset(name: str) -> None:
+        x.grad = None
+        layers[name].zero_grad(set_to_none=True)
+
+    return interleaved_medians({k: runner(k, v) for k, v in layers.items()}, rounds, reset)
 
 
 def main(cases: list[tuple[int, int, int, int]] | None = None, rounds: int = 7, autograd: bool = True,
