@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,6 @@ def test_a_directory_as_data_says_is_a_directory(tmp_path: Path, capsys, task):
 
 
 def test_a_changed_model_option_on_resume_is_refused_and_the_run_still_resumes(lm_run: Path, tmp_path: Path, capsys):
-    import shutil
-
     run = tmp_path / "run"
     shutil.copytree(lm_run / "run", run)
     before = (run / "config.json").read_text()
@@ -94,8 +93,6 @@ def test_a_changed_model_option_on_resume_is_refused_and_the_run_still_resumes(l
 
 
 def test_a_checkpoint_that_does_not_fit_says_why(lm_run: Path, tmp_path: Path, capsys):
-    import shutil
-
     run = tmp_path / "run"
     shutil.copytree(lm_run / "run", run)
     cfg = json.loads((run / "config.json").read_text())

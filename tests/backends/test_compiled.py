@@ -79,35 +79,19 @@ def test_the_compiled_loop_runs_by_default(monkeypatch):
     out, _ = gru(torch.randn(2, 5, 3))
     out.sum().backward()
     assert gru.backend_used == "fused" and calls == ["gru_forward", "gru_backward"]
-    calls.clear()
-    lstm = rnnkit.LSTM(3, 8, batch_first=True, backend="fused")
-    out, _ = lstm(torch.randn(2, 5, 3))
-    out.sum().backward()
-    assert calls == ["lstm_forward", "lstm_backward"]
-    calls.clear()
-    ln = rnnkit.LayerNormLSTM(3, 8, batch_first=True, recurrent_dropout=0.2)
-    ln(torch.randn(2, 5, 3))[0].sum().backward()
-    assert calls == ["lnlstm_forward", "lnlstm_backward"]
-    calls.clear()
-    lngru = rnnkit.LayerNormGRU(3, 8, batch_first=True)
-    lngru(torch.randn(2, 5, 3))[0].sum().backward()
-    assert calls == ["lngru_forward", "lngru_backward"]
-    calls.clear()
-    peep = rnnkit.PeepholeLSTM(3, 8, batch_first=True)
-    peep(torch.randn(2, 5, 3))[0].sum().backward()
-    assert calls == ["lstm_forward", "lstm_backward"]
-    calls.clear()
-    zgru = rnnkit.GRU(3, 8, batch_first=True, backend="fused", zoneout=0.1)
-    zgru(torch.randn(2, 5, 3))[0].sum().backward()
-    assert calls == ["gru_forward", "gru_backward"]
-    calls.clear()
-    ind = rnnkit.IndRNN(3, 8, batch_first=True, recurrent_dropout=0.2)
-    ind(torch.randn(2, 5, 3))[0].sum().backward()
-    assert calls == ["indrnn_forward", "indrnn_backward"]
-    calls.clear()
-    noisy = rnnkit.LSTM(3, 8, batch_first=True, backend="fused", zoneout=0.1, recurrent_dropout=0.2)
-    noisy(torch.randn(2, 5, 3))[0].sum().backward()
-    assert calls == ["lstm_forward", "lstm_backward"]
+    lstm_ops, gru_ops = ["lstm_forward", "lstm_backward"], ["gru_forward", "gru_backward"]
+    for layer, ops in [
+        (rnnkit.LSTM(3, 8, batch_first=True, backend="fused"), lstm_ops),
+        (rnnkit.LayerNormLSTM(3, 8, batch_first=True, recurrent_dropout=0.2), ["lnlstm_forward", "lnlstm_backward"]),
+        (rnnkit.LayerNormGRU(3, 8, batch_first=True), ["lngru_forward", "lngru_backward"]),
+        (rnnkit.PeepholeLSTM(3, 8, batch_first=True), lstm_ops),
+        (rnnkit.GRU(3, 8, batch_first=True, backend="fused", zoneout=0.1), gru_ops),
+        (rnnkit.IndRNN(3, 8, batch_first=True, recurrent_dropout=0.2), ["indrnn_forward", "indrnn_backward"]),
+        (rnnkit.LSTM(3, 8, batch_first=True, backend="fused", zoneout=0.1, recurrent_dropout=0.2), lstm_ops),
+    ]:
+        calls.clear()
+        layer(torch.randn(2, 5, 3))[0].sum().backward()
+        assert calls == ops, (layer, calls)
     calls.clear()
     # a projection keeps the Python loop
     proj = rnnkit.LSTM(3, 8, batch_first=True, backend="fused", proj_size=4)
