@@ -126,23 +126,23 @@ def build_report(paths: Sequence[str | Path]) -> str:
         "</head>", css() + "</head>", 1)
 
 
-RUN_FILES = ("config.json", "metrics.jsonl", "best.pt", "last.pt")
-
-
 def _check_run_dir(path: Path) -> None:
     """A one-line error for a path that is not a run: missing, a file, or a directory holding none of a
     run's files (naming the runs inside it, when it is their parent: an easy slip)."""
     from rnnkit.errors import RnnkitError
+    from rnnkit.tasks.runs import CHECKPOINTS
+
+    run_files = ("config.json", "metrics.jsonl", *CHECKPOINTS)  # what a report can be built from
 
     if not path.exists():
         raise RnnkitError(f"{path}: no such run directory")
     if not path.is_dir():
         raise RnnkitError(f"{path} is a file, not a run directory")
-    if any((path / f).exists() for f in RUN_FILES):
+    if any((path / f).exists() for f in run_files):
         return
-    inside = sorted(d.name for d in path.iterdir() if d.is_dir() and any((d / f).exists() for f in RUN_FILES))
+    inside = sorted(d.name for d in path.iterdir() if d.is_dir() and any((d / f).exists() for f in run_files))
     hint = f" (it holds runs: {', '.join(inside[:8])}{', ...' if len(inside) > 8 else ''})" if inside else ""
-    raise RnnkitError(f"{path} is not a run directory: none of {', '.join(RUN_FILES)} in it{hint}")
+    raise RnnkitError(f"{path} is not a run directory: none of {', '.join(run_files)} in it{hint}")
 
 
 def write_report(paths: Sequence[str | Path], out: str | Path | None = None) -> Path:
