@@ -125,13 +125,34 @@ def mel_to_hz(m: Tensor) -> Tensor:
     return 700 * (10 ** (m / 2595) - 1)
 
 
-def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int, fmin: float = 0.0, fmax: float | None = None) -> Tensor:
+VTLP_CUTOFF = 0.8  # the warp is linear up to this share of the Nyquist frequency, then meets it
+
+
+def vtlp_warp(f: Tensor, alpha: float, nyquist: float) -> Tensor:
+    """Jaitly & Hinton 2013's vocal tract length warp of frequencies ``f`` (Hz): ``f / alpha`` up to a
+    boundary, then the straight line that keeps ``nyquist`` fixed (so no band leaves the spectrum).
+
+    Applied to the filterbank's edges: a voice through the warped filters gives the features the
+    unwarped filters give for that voice with its formants ``alpha`` times higher.
+    """
+    if alpha == 1.0:
+        return f
+    b = VTLP_CUTOFF * nyquist * min(alpha, 1.0)  # the boundary in warped frequency
+    low = f / alpha
+    # above the boundary: from (b, b / alpha) to (nyquist, nyquist)
+    high = b / alpha + (f - b) * (nyquist - b / alpha) / (nyquist - b)
+    return torch.where(f <= b, low, high)
+
+
+def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int, fmin: float = 0.0, fmax: float | None = None,
+                   warp: float = 1.0) -> Tensor:
     """``(n_mels, n_fft // 2 + 1)`` triangular filters, centres equally spaced in mel between ``fmin`` and
     ``fmax`` (default: half the sample rate); each rises from its left neighbour's centre to 1 at its own
-    and falls to 0 at its right neighbour's."""
+    and falls to 0 at its right neighbour's. ``warp`` != 1: the edges moved by :func:`vtlp_warp`."""
     fmax = sample_rate / 2 if fmax is None else fmax
     edges = mel_to_hz(torch.linspace(float(hz_to_mel(torch.tensor(fmin))), float(hz_to_mel(torch.tensor(fmax))),
                                      n_mels + 2, dtype=torch.float64))
+    edges = vtlp_warp(edges, warp, sample_rate / 2)
     bins = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)
     left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     up = (bins - left) / (centre - left)
@@ -168,16 +189,24 @@ class FeatureExtractor:
         self.n_fft = 1 << (self.win - 1).bit_length()
         self.window = torch.hann_window(self.win, periodic=True)
         self.mel = mel_filterbank(cfg.n_mels, self.n_fft, cfg.sample_rate)
+        self._warped: dict[float, Tensor] = {1.0: self.mel}
         self.dct = dct_matrix(cfg.n_mfcc, cfg.n_mels)
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def filterbank(self, warp: float = 1.0) -> Tensor:
+        """The mel filterbank, warped by ``warp`` (:func:`vtlp_warp`; built once per value)."""
+        if warp not in self._warped:
+            self._warped[warp] = mel_filterbank(self.cfg.n_mels, self.n_fft, self.cfg.sample_rate, warp=warp)
+        return self._warped[warp]
+
+    def __call__(self, x: Tensor, warp: float = 1.0) -> Tensor:
+        """Features of ``x (N,)``; ``warp``: vocal tract length perturbation of the filterbank (training)."""
         x = torch.cat([x[:1], x[1:] - PRE_EMPHASIS * x[:-1]])
         if x.shape[0] < self.n_fft:  # a very short recording still gives one frame
             x = torch.nn.functional.pad(x, (0, self.n_fft - x.shape[0]))
         spec = torch.stft(x, self.n_fft, self.hop, self.win, self.window, center=True, pad_mode="constant",
                           return_complex=True)  # (n_fft/2 + 1, F)
         power = spec.abs().pow(2).T  # (F, n_fft/2 + 1)
-        feats = torch.log(power @ self.mel.T + LOG_FLOOR)  # (F, n_mels)
+        feats = torch.log(power @ self.filterbank(warp).T + LOG_FLOOR)  # (F, n_mels)
         if self.cfg.features == "mfcc":
             feats = feats @ self.dct.T  # (F, n_mfcc)
         if self.cfg.deltas:

@@ -40,6 +40,7 @@ from rnnkit.tasks import runs
 from rnnkit.training import StatelessTask, TrainConfig, distributed
 
 TASK = "asr"
+VTLP_STEP = 0.02  # --vtlp factors are drawn from a grid of this spacing: one filterbank each, built once
 DIGIT_SYMBOLS = " 0123456789"  # connected digits: the digits and the space between them; id = index + 1
 
 
@@ -67,6 +68,8 @@ class ASRDataConfig:
     noise: float = field(0.002, "connected digits: standard deviation of the background noise (full scale 1)")
     speed: float = field(0.1, "connected digits: training recordings played at a random speed within 1 +- this "
                          "(speed perturbation; 0: off)")
+    vtlp: float = field(0.0, "connected digits: training utterances' frequency axes warped by a random factor within "
+                        "1 +- this (vocal tract length perturbation, in steps of 0.02; 0: off)")
     data_seed: int = field(1, "seed of the validation and test compositions and of the held-out shares")
     batch_size: int = field(32, "utterances per training step (split across processes under torchrun)")
     eval_batch_size: int = field(64, "utterances per forward pass when scoring")
@@ -120,6 +123,8 @@ def check_data(cfg: ASRDataConfig, audio_cfg: audio.AudioConfig) -> None:
             raise RnnkitError(f"--{name.replace('_', '-')} must be in [0, 0.5), got {getattr(cfg, name)}")
     if not 0 <= cfg.speed < 0.5:
         raise RnnkitError(f"--speed must be in [0, 0.5), got {cfg.speed}")
+    if not 0 <= cfg.vtlp < 0.5:
+        raise RnnkitError(f"--vtlp must be in [0, 0.5), got {cfg.vtlp}")
     if not 0 <= cfg.gain_db <= 40 or not 0 <= cfg.noise < 1:
         raise RnnkitError(f"--gain-db must be in [0, 40] and --noise in [0, 1), got {cfg.gain_db} and {cfg.noise}")
     if not cfg.transcripts and cfg.protocol != "recordings" and not cfg.protocol.startswith("speaker:"):
@@ -188,8 +193,9 @@ class Corpus:
         utts = spoken_digits.compose(self.pools[split], n, gen, self.cfg.max_digits, noise=self.cfg.noise)
         return [self.item(u.samples, u.text, u.speaker, u.ends) for u in utts]
 
-    def item(self, samples: Tensor, text: str, speaker: str, ends: list[float], keep: bool = True) -> Item:
-        return Item(self.fx(samples), text, speaker, ends, samples if keep else None)
+    def item(self, samples: Tensor, text: str, speaker: str, ends: list[float], keep: bool = True,
+             warp: float = 1.0) -> Item:
+        return Item(self.fx(samples, warp), text, speaker, ends, samples if keep else None)
 
     def _user(self, say: Callable[..., None]) -> None:
         from rnnkit.data.speech_audio import load_recording
@@ -237,7 +243,14 @@ class Corpus:
         utts = spoken_digits.compose(self.pools["train"], self.cfg.train_size, gen, self.cfg.max_digits,
                                      noise=self.cfg.noise, gain_db=self.cfg.gain_db, speed=self.cfg.speed,
                                      cache=self._speed_cache)
-        return [self.item(u.samples, u.text, u.speaker, u.ends, keep=False) for u in utts]
+        steps = round(self.cfg.vtlp / VTLP_STEP)
+        warps = [1.0] * len(utts)
+        if steps and epoch >= 0:  # epoch -1: the normalisation statistics, of unwarped features
+            # a generator of its own, so that the compositions stay those of a run without --vtlp
+            wgen = torch.Generator().manual_seed(seed * 10**6 + epoch + 5 * 10**5)
+            warps = [round(1 + VTLP_STEP * k, 4) for k in
+                     (torch.randint(2 * steps + 1, (len(utts),), generator=wgen) - steps).tolist()]
+        return [self.item(u.samples, u.text, u.speaker, u.ends, keep=False, warp=w) for u, w in zip(utts, warps)]
 
     def statistics(self) -> tuple[Tensor, Tensor]:
         """Per-channel mean and standard deviation of training features (a fixed sample of utterances)."""
@@ -465,12 +478,16 @@ class Transcriber:
         self.stream = model.stream()
         self.symbols, self.prev, self.step = symbols, 0, 0
         self.seconds = model.config.stack * audio_cfg.hop_ms / 1000
+        self.lookahead = model.lookahead
 
-    def _emit(self, log_probs: Tensor) -> list[Emission]:
+    def _emit(self, log_probs: Tensor, final: bool = False) -> list[Emission]:
         out = []
         for s in log_probs.argmax(-1).tolist():
             if s != 0 and s != self.prev:
-                out.append(Emission(self.symbols[s - 1], (self.step + 1) * self.seconds))
+                # a step is known once the step `lookahead` later has been heard (or the audio ended)
+                known = self.step + 1 + self.lookahead
+                out.append(Emission(self.symbols[s - 1], min(known, self.stream.steps) * self.seconds
+                                    if final else known * self.seconds))
             self.prev, self.step = s, self.step + 1
         return out
 
@@ -479,7 +496,7 @@ class Transcriber:
 
     def finish(self) -> list[Emission]:
         out = self._emit(self.stream.push(self.features.finish()))
-        return out + self._emit(self.stream.finish())
+        return out + self._emit(self.stream.finish(), final=True)
 
 
 def emissions_text(emissions: list[Emission]) -> str:
@@ -573,7 +590,12 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[SpeechRecognizer, di
     path, ckpt = runs.load_checkpoint(run, TASK)
     try:
         conf = ckpt["config"]
-        model = SpeechRecognizer(cfgmod.build(RecognizerConfig, conf["model"], f"{path} (model config)",
+        model_conf = dict(conf["model"])
+        if "lookahead" not in model_conf:  # saved before the lookahead and running normalisation existed
+            model_conf["lookahead"] = 0
+            if model_conf.get("normalise", "auto") == "auto" and not model_conf.get("bidirectional", True):
+                model_conf["normalise"] = "global"  # what auto meant for a unidirectional model then
+        model = SpeechRecognizer(cfgmod.build(RecognizerConfig, model_conf, f"{path} (model config)",
                                               internal=True))
         model.load_state_dict(ckpt["model"])
         if not isinstance(conf.get("symbols"), str):

@@ -79,6 +79,23 @@ def test_a_tone_lights_its_mel_band():
     assert mf.shape == (51, 26) and audio.AudioConfig().size == 26
 
 
+def test_vtlp_warp_is_continuous_and_keeps_the_band():
+    f = torch.linspace(0, 4000, 401, dtype=torch.float64)
+    for alpha in (0.9, 1.1):
+        w = audio.vtlp_warp(f, alpha, 4000.0)
+        assert float(w[0]) == 0 and abs(float(w[-1]) - 4000) < 1e-9  # the band's ends stay
+        assert bool((w[1:] > w[:-1]).all()) and float((w[1:] - w[:-1]).max()) < 20  # monotone, no jump
+        assert abs(float(w[100]) - 1000 / alpha) < 1e-9  # linear below the boundary
+    assert torch.equal(audio.vtlp_warp(f, 1.0, 4000.0), f)
+
+
+def test_a_warped_extractor_hears_a_tone_as_a_higher_one():
+    fx = audio.FeatureExtractor(audio.AudioConfig(features="logmel", deltas=False, n_mels=40))
+    assert torch.equal(fx(tone(1000), 1.0), fx(tone(1000)))
+    up = fx(tone(1000), 1.1).mean(0)  # formants 10% higher: the tone lands where 1100 Hz would
+    assert int(up.argmax()) == int(fx(tone(1100)).mean(0).argmax()) > int(fx(tone(1000)).mean(0).argmax())
+
+
 def test_deltas_of_a_ramp_are_its_slope():
     ramp = torch.arange(10.0)[:, None] * torch.tensor([[1.0, -2.0]])
     d = audio.deltas(ramp)

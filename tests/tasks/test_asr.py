@@ -43,8 +43,25 @@ def write_wav(path: Path, samples: torch.Tensor, rate: int) -> None:
 @pytest.fixture(scope="module")
 def uni_run(fsdd: Path, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("asr") / "uni"
-    assert main(["train", "asr", "--data", str(fsdd), "--out", str(run), "--no-bidirectional", *TINY]) == 0
+    # the streaming defaults (running normalisation) and a lookahead: streamed must still equal offline
+    assert main(["train", "asr", "--data", str(fsdd), "--out", str(run), "--no-bidirectional", "--lookahead", "2",
+                 *TINY]) == 0
     return run
+
+
+def test_a_run_saved_before_running_normalisation_keeps_global(uni_run: Path, tmp_path: Path):
+    from rnnkit.tasks.asr import load_run
+    from rnnkit.training.checkpoint import save_atomic
+
+    assert load_run(uni_run)[0].normalisation == "running"
+    ckpt = torch.load(uni_run / "best.pt", weights_only=False)
+    del ckpt["config"]["model"]["lookahead"]  # as written before the option existed (the run had none)
+    ckpt["config"]["model"]["normalise"] = "auto"
+    ckpt["model"].pop("row")
+    old = tmp_path / "old"
+    old.mkdir()
+    save_atomic({k: v for k, v in ckpt.items() if k != "checksum"}, old / "best.pt")
+    assert load_run(old)[0].normalisation == "global"
 
 
 def test_train_writes_the_test_report_and_streams_as_offline(uni_run: Path):
@@ -65,7 +82,7 @@ def test_train_writes_the_test_report_and_streams_as_offline(uni_run: Path):
 def test_bidirectional_run_and_speaker_protocol(fsdd: Path, tmp_path: Path, capsys):
     run = tmp_path / "bi"
     assert main(["train", "asr", "--data", str(fsdd), "--out", str(run), "--protocol", "speaker:jackson", "--speed",
-                 "0.1", "--normalise", "utterance", *TINY]) == 0
+                 "0.1", "--vtlp", "0.1", "--normalise", "utterance", *TINY]) == 0
     assert "test speakers jackson" in capsys.readouterr().err
     test = json.loads((run / "test.json").read_text())
     assert set(test["speakers"]) == {"jackson"} and "stream" not in test
@@ -157,10 +174,25 @@ def test_train_on_your_own_transcribed_recordings(fsdd: Path, tmp_path: Path, ca
     assert not (tmp_path / "r2").exists()
 
 
+def test_vtlp_warps_the_training_features_only(fsdd: Path):
+    from rnnkit.tasks.asr import ASRDataConfig, Corpus, SpeechAudioConfig
+
+    plain, warped = (Corpus(ASRDataConfig(data=str(fsdd), train_size=6, valid_size=2, test_size=2, vtlp=v),
+                            SpeechAudioConfig(), lambda *a: None) for v in (0.0, 0.1))
+    a, b = plain.train_items(0, 0), warped.train_items(0, 0)
+    assert [it.text for it in a] == [it.text for it in b]  # the same compositions
+    assert any(not torch.equal(x.feats, y.feats) for x, y in zip(a, b))
+    assert all(x.feats.shape == y.feats.shape for x, y in zip(a, b))
+    assert all(torch.equal(x.feats, y.feats) for x, y in zip(plain.valid + plain.test, warped.valid + warped.test))
+    assert all(torch.equal(x, y) for x, y in zip(plain.statistics(), warped.statistics()))
+
+
 def test_option_errors(tmp_path: Path, capsys):
     assert "--data is required" in one_line_error(capsys, ["train", "asr", "--out", str(tmp_path / "r")])
     assert "--protocol must be recordings or speaker:NAME" in one_line_error(
         capsys, ["train", "asr", "--data", str(tmp_path), "--protocol", "nobody", "--out", str(tmp_path / "r")])
+    assert "--vtlp must be in [0, 0.5)" in one_line_error(
+        capsys, ["train", "asr", "--data", str(tmp_path), "--vtlp", "0.6", "--out", str(tmp_path / "r")])
     assert "--beam-size must be >= 1" in one_line_error(
         capsys, ["train", "asr", "--data", str(tmp_path), "--beam-size", "0", "--out", str(tmp_path / "r")])
     assert not (tmp_path / "r").exists()
