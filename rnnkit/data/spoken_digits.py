@@ -11,6 +11,9 @@ the *recordings* before any utterance is composed, so no test recording is ever 
 - ``speaker:NAME``: every recording of speaker NAME is test (the speaker-independent task), every
   recording of the next speaker in alphabetical order (cyclically) validation, so that what is
   chosen on validation is chosen for a voice never heard too; the other four speakers train.
+  ``valid_speaker`` names another validation speaker, or ``"none"``: all the other speakers train
+  (leave one speaker out) and their recordings 5-9 are validation: seen voices, which say little
+  about an unseen one, so such a run keeps its last checkpoint rather than choosing by them.
 
 **A user's recordings**: a folder (or tar archive) of WAV files and a transcript TSV
 ``file<TAB>text`` naming them (relative to the TSV's folder, or as the archive names them);
@@ -67,21 +70,24 @@ def load_fsdd(path: str | Path) -> list[Recording]:
     return out
 
 
-def split_recordings(recs: list[Recording], protocol: str) -> dict[str, list[Recording]]:
-    """``{"train", "valid", "test"}`` pools of recordings by ``protocol`` (see the module docstring); an
-    empty pool is an error that says which and why."""
-    pools = _split(recs, protocol)
-    rule = {"recordings": {"train": "index 10 or more", "valid": "index 5-9", "test": "index 0-4"}}
+def split_recordings(recs: list[Recording], protocol: str, valid_speaker: str = "next"
+                     ) -> dict[str, list[Recording]]:
+    """``{"train", "valid", "test"}`` pools of recordings by ``protocol`` and, for ``speaker:NAME``,
+    ``valid_speaker`` (``next``, a name or ``none``; see the module docstring); an empty pool is an
+    error that says which and why."""
+    pools = _split(recs, protocol, valid_speaker)
+    rule = {"train": "index 10 or more", "valid": "index 5-9", "test": "index 0-4"}
     for name, pool in pools.items():
         if not pool:
-            why = rule.get(protocol, {}).get(name, "its speaker")
+            by_index = protocol == "recordings" or (name == "valid" and valid_speaker == "none")
+            why = rule[name] if by_index else "its speaker"
             raise RnnkitError(f"--protocol {protocol}: no {name} recordings ({why}, from the last '_' field of the "
                               f"name) among the {len(recs)} given; give more recordings or another --protocol "
                               f"(recordings, speaker:NAME)")
     return pools
 
 
-def _split(recs: list[Recording], protocol: str) -> dict[str, list[Recording]]:
+def _split(recs: list[Recording], protocol: str, valid_speaker: str) -> dict[str, list[Recording]]:
     speakers = sorted({r.speaker for r in recs})
     if protocol == "recordings":
         return {"train": [r for r in recs if r.index >= 10], "valid": [r for r in recs if 5 <= r.index < 10],
@@ -93,7 +99,17 @@ def _split(recs: list[Recording], protocol: str) -> dict[str, list[Recording]]:
         if len(speakers) < 3:
             raise RnnkitError(f"--protocol {protocol}: needs 3 speakers or more (test, validation, training), "
                               f"found {len(speakers)}")
-        valid = speakers[(speakers.index(held) + 1) % len(speakers)]
+        if valid_speaker == "none":
+            rest = [r for r in recs if r.speaker != held]
+            return {"train": [r for r in rest if not 5 <= r.index < 10],
+                    "valid": [r for r in rest if 5 <= r.index < 10], "test": [r for r in recs if r.speaker == held]}
+        if valid_speaker == "next":
+            valid = speakers[(speakers.index(held) + 1) % len(speakers)]
+        elif valid_speaker in speakers and valid_speaker != held:
+            valid = valid_speaker
+        else:
+            raise RnnkitError(f"--valid-speaker {valid_speaker}: expected next, none or a speaker other than the test "
+                              f"speaker {held!r} ({', '.join(s for s in speakers if s != held)})")
         return {"train": [r for r in recs if r.speaker not in (held, valid)],
                 "valid": [r for r in recs if r.speaker == valid], "test": [r for r in recs if r.speaker == held]}
     raise RnnkitError(f"--protocol must be recordings or speaker:NAME (NAME one of {', '.join(speakers)}), "

@@ -60,6 +60,9 @@ class ASRDataConfig:
     test_fraction: float = field(0.1, "--transcripts without --test-transcripts: share held out for testing")
     protocol: str = field("recordings", "connected digits: recordings (FSDD's usual split: indices 0-4 test, 5-9 "
                           "validation) or speaker:NAME (every recording of NAME is test)")
+    valid_speaker: str = field("next", "connected digits, speaker:NAME: the validation speaker: next (the next in "
+                               "alphabetical order), a name, or none (every other speaker trains, leave one speaker "
+                               "out; their recordings 5-9 validate, and best.pt is the last checkpoint)")
     train_size: int = field(4000, "connected digits: training utterances composed per epoch (fresh every epoch)")
     valid_size: int = field(300, "connected digits: validation utterances (composed once)")
     test_size: int = field(1000, "connected digits: test utterances (composed once)")
@@ -177,7 +180,7 @@ class Corpus:
     def _digits(self, say: Callable[..., None]) -> None:
         cfg = self.cfg
         recs = spoken_digits.load_fsdd(cfg.data)
-        self.pools = spoken_digits.split_recordings(recs, cfg.protocol)
+        self.pools = spoken_digits.split_recordings(recs, cfg.protocol, cfg.valid_speaker)
         self.symbols = DIGIT_SYMBOLS
         self.user_train: list[Item] | None = None
         self.valid = self._fixed("valid", cfg.valid_size, 1)
@@ -338,6 +341,9 @@ class ASRTask(StatelessTask):
         self.corpus, self.cfg, self.seed, self.dist = corpus, cfg, seed, dist
         self._epoch, self._items = -2, []
         self.lead = False  # set to leads(model) before training
+        if not cfg.transcripts and cfg.protocol.startswith("speaker:") and cfg.valid_speaker == "none":
+            # validation voices are training voices: they can't tell which checkpoint hears a new voice best
+            self.default_select = "last"
 
     def _size(self) -> int:
         return len(self.corpus.user_train) if self.corpus.user_train is not None else self.cfg.train_size

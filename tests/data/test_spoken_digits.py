@@ -33,6 +33,25 @@ def test_protocols_split_recordings_before_composition():
         sd.split_recordings(recs, "random")
 
 
+def test_a_named_or_no_validation_speaker():
+    recs = fake_pool()
+    named = sd.split_recordings(recs, "speaker:bob", "ann")
+    assert {r.speaker for r in named["valid"]} == {"ann"} and {r.speaker for r in named["train"]} == {"cy"}
+    # leave one speaker out: every other speaker trains; their recordings 5-9 validate, none also trains
+    out = sd.split_recordings(recs, "speaker:bob", "none")
+    assert {r.speaker for r in out["train"]} == {r.speaker for r in out["valid"]} == {"ann", "cy"}
+    assert {r.index for r in out["valid"]} == set(range(5, 10)) and not {id(r) for r in out["train"]} & {
+        id(r) for r in out["valid"]}
+    assert len(out["train"]) == 2 * 10 * 7 and {r.speaker for r in out["test"]} == {"bob"}
+    for bad in ("bob", "zed"):
+        with pytest.raises(RnnkitError, match=f"--valid-speaker {bad}: expected next, none or a speaker other "
+                                              "than the test speaker 'bob' \\(ann, cy\\)"):
+            sd.split_recordings(recs, "speaker:bob", bad)
+    few = [r for r in recs if not 5 <= r.index < 10]
+    with pytest.raises(RnnkitError, match=r"--protocol speaker:bob: no valid recordings \(index 5-9"):
+        sd.split_recordings(few, "speaker:bob", "none")
+
+
 def test_composition_is_seeded_and_transcribed():
     pool = sd.split_recordings(fake_pool(), "recordings")["train"]
     a = sd.compose(pool, 20, torch.Generator().manual_seed(3), max_digits=7, noise=0.0)

@@ -90,6 +90,16 @@ def test_bidirectional_run_and_speaker_protocol(fsdd: Path, tmp_path: Path, caps
     assert "--no-bidirectional" in one_line_error(capsys, ["transcribe", str(run), str(wav), "--stream"])
 
 
+def test_leave_one_speaker_out_keeps_the_last_checkpoint(fsdd: Path, tmp_path: Path, capsys):
+    run = tmp_path / "loso"
+    assert main(["train", "asr", "--data", str(fsdd), "--out", str(run), "--protocol", "speaker:george",
+                 "--valid-speaker", "none", *TINY]) == 0
+    err = capsys.readouterr().err
+    # both other speakers train; recordings 5-9 of them validate, and can't pick a checkpoint for a new voice
+    assert "recordings 60 / 30 / 45" in err and "best.pt: the last evaluation" in err
+    assert set(json.loads((run / "test.json").read_text())["speakers"]) == {"george"}
+
+
 def test_transcribe_files_stereo_44k_and_stdin(uni_run: Path, fsdd: Path, tmp_path: Path, capsys):
     wav = fsdd / "2_george_3.wav"
     capsys.readouterr()
