@@ -33,6 +33,7 @@ from rnnkit.errors import RnnkitError
 
 PROTOCOLS = ("recordings", "speaker:NAME")
 FSDD_RATE = 8000
+VALID_INDICES = range(5, 10)  # validation recordings by index: --protocol recordings and --valid-speaker none
 
 
 @dataclasses.dataclass
@@ -90,7 +91,7 @@ def split_recordings(recs: list[Recording], protocol: str, valid_speaker: str = 
 def _split(recs: list[Recording], protocol: str, valid_speaker: str) -> dict[str, list[Recording]]:
     speakers = sorted({r.speaker for r in recs})
     if protocol == "recordings":
-        return {"train": [r for r in recs if r.index >= 10], "valid": [r for r in recs if 5 <= r.index < 10],
+        return {"train": [r for r in recs if r.index >= 10], "valid": [r for r in recs if r.index in VALID_INDICES],
                 "test": [r for r in recs if r.index < 5]}
     if protocol.startswith("speaker:"):
         held = protocol.split(":", 1)[1]
@@ -101,8 +102,9 @@ def _split(recs: list[Recording], protocol: str, valid_speaker: str) -> dict[str
                               f"found {len(speakers)}")
         if valid_speaker == "none":
             rest = [r for r in recs if r.speaker != held]
-            return {"train": [r for r in rest if not 5 <= r.index < 10],
-                    "valid": [r for r in rest if 5 <= r.index < 10], "test": [r for r in recs if r.speaker == held]}
+            return {"train": [r for r in rest if r.index not in VALID_INDICES],
+                    "valid": [r for r in rest if r.index in VALID_INDICES],
+                    "test": [r for r in recs if r.speaker == held]}
         if valid_speaker == "next":
             valid = speakers[(speakers.index(held) + 1) % len(speakers)]
         elif valid_speaker in speakers and valid_speaker != held:

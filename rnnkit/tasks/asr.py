@@ -132,6 +132,9 @@ def check_data(cfg: ASRDataConfig, audio_cfg: audio.AudioConfig) -> None:
         raise RnnkitError(f"--gain-db must be in [0, 40] and --noise in [0, 1), got {cfg.gain_db} and {cfg.noise}")
     if not cfg.transcripts and cfg.protocol != "recordings" and not cfg.protocol.startswith("speaker:"):
         raise RnnkitError(f"--protocol must be recordings or speaker:NAME, got {cfg.protocol!r}")
+    if cfg.valid_speaker != "next" and (cfg.transcripts or not cfg.protocol.startswith("speaker:")):
+        raise RnnkitError(f"--valid-speaker {cfg.valid_speaker}: only with --protocol speaker:NAME (connected digits), "
+                          f"got {'--transcripts' if cfg.transcripts else '--protocol ' + cfg.protocol}")
     audio_cfg.validate()
     if not cfg.transcripts and audio_cfg.sample_rate != spoken_digits.FSDD_RATE:
         raise RnnkitError(f"--sample-rate {audio_cfg.sample_rate}: FSDD is recorded at {spoken_digits.FSDD_RATE} Hz")

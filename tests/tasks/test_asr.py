@@ -201,6 +201,9 @@ def test_option_errors(tmp_path: Path, capsys):
     assert "--data is required" in one_line_error(capsys, ["train", "asr", "--out", str(tmp_path / "r")])
     assert "--protocol must be recordings or speaker:NAME" in one_line_error(
         capsys, ["train", "asr", "--data", str(tmp_path), "--protocol", "nobody", "--out", str(tmp_path / "r")])
+    assert "--valid-speaker none: only with --protocol speaker:NAME (connected digits), got --protocol recordings" \
+        in one_line_error(capsys, ["train", "asr", "--data", str(tmp_path), "--valid-speaker", "none", "--out",
+                                   str(tmp_path / "r")])
     assert "--vtlp must be in [0, 0.5)" in one_line_error(
         capsys, ["train", "asr", "--data", str(tmp_path), "--vtlp", "0.6", "--out", str(tmp_path / "r")])
     assert "--beam-size must be >= 1" in one_line_error(
