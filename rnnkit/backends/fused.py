@@ -61,8 +61,12 @@ class FusedBPTT(torch.autograd.Function):
                 x: Tensor, w_ih: Tensor, b_ih: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
                 w_extra: Tensor | None, *state0: Tensor) -> tuple[Tensor, ...]:
         # w_ih None: x is already the cell's input projection (a cell whose projection is more than a
-        # matmul, e.g. layer-normalised: it is computed, and differentiated, outside by autograd)
-        xp = torch.nn.functional.linear(x, w_ih, b_ih) if w_ih is not None else x.clone()
+        # matmul, e.g. layer-normalised: it is computed, and differentiated, outside by autograd). A loop
+        # that writes into its projection gets a copy of it; one that keeps_projection reads x itself.
+        if w_ih is not None:
+            xp = torch.nn.functional.linear(x, w_ih, b_ih)
+        else:
+            xp = x if getattr(cell, "keeps_projection", False) else x.clone()
         out, finals, saved = cell.fused_forward(xp, state0, w_hh, b_hh, w_extra, batch_sizes, lengths,
                                                 **({} if noise is None else {"noise": noise}))
         # without lengths a final state is a view of the output buffer: hand out copies
@@ -118,7 +122,12 @@ def _fast_backward(ctx: Any, dout: Tensor | None, dfinals: tuple[Tensor | None, 
     else:
         dx = dxp.matmul(w_ih) if need[0] else None
         dw_ih = flat.t().mm(x.reshape(T * B, -1)) if need[1] else None
-    db_ih = flat.sum(0) if need[2] else None
+    if not need[2]:
+        db_ih = None
+    elif getattr(ctx.cell, "shared_bias_grad", False) and db_hh is not None:
+        db_ih = db_hh.clone()   # b_ih and b_hh enter the same pre-activations (LSTM): one sum, not two
+    else:
+        db_ih = flat.sum(0)
     return (None,) * _N_META + (dx, dw_ih, db_ih, dw_hh, db_hh if need[4] else None, dw_extra, *dstate0)
 
 

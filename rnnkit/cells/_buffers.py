@@ -41,14 +41,17 @@ def previous(seq: Tensor, first: Tensor) -> Tensor:
     return torch.cat([first.unsqueeze(0), seq[:-1]], 0)
 
 
-def recurrent_weight_grad(d: Tensor, h_prev: Tensor, mask: Tensor | None = None) -> Tensor:
-    """``dW_hh = Σ_t d_t^T (H_{t-1} ⊙ M)`` as one matmul over all steps: ``d (T, B, G)`` the gradient of the
-    recurrent projection, ``h_prev (T, B, O)`` the states the steps read (:func:`previous`), ``mask (B, O)``
-    recurrent dropout's, or None -> ``(G, O)``."""
+def recurrent_weight_grad(d: Tensor, seq: Tensor, first: Tensor, mask: Tensor | None = None) -> Tensor:
+    """``dW_hh = Σ_t d_t^T (H_{t-1} ⊙ M)`` as two matmuls over all steps: ``d (T, B, G)`` the gradient of the
+    recurrent projection, ``seq (T, B, O)`` the outputs and ``first (B, O)`` the initial state (the states
+    the steps read are ``first, seq[0], ..., seq[T-2]``, as :func:`previous` joins them, here without the
+    copy), ``mask (B, O)`` recurrent dropout's, or None -> ``(G, O)``."""
     T, B, G = d.shape
-    if mask is not None:
-        h_prev = h_prev * mask
-    return d.reshape(T * B, G).t().mm(h_prev.reshape(T * B, -1))
+    dw = d[0].t().mm(first if mask is None else first * mask)
+    if T > 1:
+        prev = seq[:-1] if mask is None else seq[:-1] * mask
+        dw.addmm_(d[1:].reshape((T - 1) * B, G).t(), prev.reshape((T - 1) * B, -1))
+    return dw
 
 
 def last_valid(seq: Tensor, lengths: Tensor | None) -> Tensor:

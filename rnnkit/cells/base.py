@@ -39,10 +39,16 @@ class Cell(nn.Module):
         gates: number of gate blocks ``G`` stacked in ``weight_ih``/``weight_hh``.
         input_size: ``I``. hidden_size: ``H``. output_size: ``O`` (what ``step`` emits).
         fused_kind: name of the fused BPTT kernel for this cell, or ``None``.
+        keeps_projection: the fused loop only reads an input projection made outside (``w_ih`` None),
+            so the fused backend hands it over without a copy.
+        shared_bias_grad: ``b_ih`` and ``b_hh`` receive the same gradient (both add to the same
+            pre-activations), so the fused backend sums it once.
     """
 
     gates: int = 1
     fused_kind: str | None = None
+    keeps_projection: bool = False
+    shared_bias_grad: bool = False
     #: weight names in the order the fused kernels take them
     weight_names: tuple[str, ...] = ("weight_ih", "bias_ih", "weight_hh", "bias_hh")
 

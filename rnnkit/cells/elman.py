@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, previous, recurrent_weight_grad, rows, step_views
+from rnnkit.cells._buffers import last_valid, new_buffer, prev_views, recurrent_weight_grad, rows, step_views
 from rnnkit.cells.base import Cell, make_params
 from rnnkit.cells.noise import StepNoise
 
@@ -150,7 +150,7 @@ class ElmanCell(Cell, nn.RNNCell):
                 gt.mul_(rec[t])
             if zone is not None:
                 gt.add_(sk[t])
-        dw_hh = recurrent_weight_grad(dpre, previous(out, h0), rec_mask)
+        dw_hh = recurrent_weight_grad(dpre, out, h0, rec_mask)
         return dpre, dw_hh, dpre.reshape(T * B, H).sum(0), (g,), None
 
 

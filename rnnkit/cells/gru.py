@@ -140,7 +140,7 @@ class GRUCell(Cell, nn.GRUCell):
             dh = dh.contiguous()
             dxp, dhp = compiled.ops().gru_backward(rzn, hps, out, h0, dout, dh, w_hh, rec_mask, batch_sizes or [],
                                                    zone)
-            dw_hh = recurrent_weight_grad(dhp, previous(out, h0), rec_mask)
+            dw_hh = recurrent_weight_grad(dhp, out, h0, rec_mask)
             return dxp, dw_hh, dhp.reshape(T * B, G).sum(0), (dh,), None
         r, z, n = rzn.view(T, B, 3, H).unbind(2)
         hn = hps[..., 2 * H:]
@@ -184,5 +184,5 @@ class GRUCell(Cell, nn.GRUCell):
             if zone is not None:
                 g.add_(sk[t])
         dxp[..., : 2 * H] = dhp[..., : 2 * H]
-        dw_hh = recurrent_weight_grad(dhp, h_prev, rec_mask)
+        dw_hh = recurrent_weight_grad(dhp, out, h0, rec_mask)
         return dxp, dw_hh, dhp.reshape(T * B, G).sum(0), (dh,), None

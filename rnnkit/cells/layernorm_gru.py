@@ -88,8 +88,8 @@ class LayerNormGRUCell(Cell):
     # -- autograd equations (reference backend, standalone use) -------------
     def project_with(self, w: tuple, x: Tensor) -> Tensor:
         w_ih, b_ih, _, _, g_x, _ = w
-        xp = torch.nn.functional.layer_norm(torch.nn.functional.linear(x, w_ih), (w_ih.shape[0],), g_x, None, EPS)
-        return xp if b_ih is None else xp + b_ih
+        # b_ih as the layer norm's shift: LN(.; γ_x) + b_ih in one pass
+        return torch.nn.functional.layer_norm(torch.nn.functional.linear(x, w_ih), (w_ih.shape[0],), g_x, b_ih, EPS)
 
     def step_with(self, w: tuple, xp_t: Tensor, h: Tensor,
                   recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -169,7 +169,7 @@ class LayerNormGRUCell(Cell):
             dh = (dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)).contiguous()
             dxp, dA, _, dgain = compiled.ops().lngru_backward(gates, A, Ah, out, h0, dout, dh, w_hh, extra, rec_mask,
                                                               EPS, batch_sizes or [])
-            return (dxp, recurrent_weight_grad(dA, previous(out, h0), rec_mask), None, (dh,),
+            return (dxp, recurrent_weight_grad(dA, out, h0, rec_mask), None, (dh,),
                     dgain.to(gates.dtype))  # the gains' gradients, summed in the loop
         r, z, n = gates.view(T, B, 3, H).unbind(2)
         h_prev = previous(out, h0)
@@ -212,7 +212,7 @@ class LayerNormGRUCell(Cell):
             if rec is not None:
                 d.mul_(rec[t])
             d.add_(sk[t])
-        return dxp, recurrent_weight_grad(dA, h_prev, rec_mask), None, (dh,), _gain_grads(dAh, A, mean_a, rstd_a)
+        return dxp, recurrent_weight_grad(dA, out, h0, rec_mask), None, (dh,), _gain_grads(dAh, A, mean_a, rstd_a)
 
 
 def _gain_grads(dAh: Tensor, A: Tensor, mean_a: Tensor, rstd_a: Tensor) -> Tensor:

@@ -68,6 +68,8 @@ class LayerNormLSTMCell(Cell):
 
     gates = 4
     fused_kind = "lnlstm"
+    #: fused_forward reads its input projection and writes the gates elsewhere (no copy of it is made first)
+    keeps_projection = True
     weight_names = ("weight_ih", "bias", "weight_hh", "ln_ih_weight", "ln_hh_weight", "ln_c_weight", "ln_c_bias")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
@@ -106,8 +108,8 @@ class LayerNormLSTMCell(Cell):
     # -- autograd equations (reference backend, standalone use) -------------
     def project_with(self, w: tuple, x: Tensor) -> Tensor:
         w_ih, b, _, g_x = w[:4]
-        xp = torch.nn.functional.layer_norm(torch.nn.functional.linear(x, w_ih), (w_ih.shape[0],), g_x, None, EPS)
-        return xp if b is None else xp + b
+        # b as the layer norm's shift: LN(.; γ_x) + b in one pass, no second (T, B, 4H) tensor
+        return torch.nn.functional.layer_norm(torch.nn.functional.linear(x, w_ih), (w_ih.shape[0],), g_x, b, EPS)
 
     def step_with(self, w: tuple, xp_t: Tensor, state: tuple[Tensor, Tensor],
                   recurrent_mask: Tensor | None = None) -> tuple[Tensor, LSTMState]:
@@ -138,19 +140,21 @@ class LayerNormLSTMCell(Cell):
     def fused_forward(self, xp: Tensor, state0: tuple[Tensor, ...], w_hh: Tensor, b_hh: Tensor | None,
                       extra: Tensor, batch_sizes: list[int] | None, lengths: Tensor | None,
                       noise: StepNoise | None = None):
-        """``xp (T, B, 4H)`` (the input side, ours to overwrite), ``(h0, c0)`` -> ``out (T, B, H)``,
-        ``(h_n, c_n)``, saved: ``gates``, ``A`` (T, B, 4H), ``C̃``, ``tanh Y`` (T, B, H), ``C`` zoned."""
+        """``xp (T, B, 4H)`` (the input side, read only), ``(h0, c0)`` -> ``out (T, B, H)``, ``(h_n, c_n)``,
+        saved: ``gates``, ``A`` (T, B, 4H), ``C̃``, ``tanh Y`` (T, B, H), the rows' layer-norm statistics
+        ``[mean(A) rstd(A) mean(C̃) rstd(C̃)]`` (T, B, 4), ``C`` zoned."""
         h0, c0 = state0
         T, B, G = xp.shape
         H = G // 4
         padded = batch_sizes is not None
         if (noise is None or noise.zoneout is None) and compiled.usable(xp):   # the same loop in C++
             rec_mask = noise.recurrent if noise is not None else None
-            out, cs, A, tys = compiled.ops().lnlstm_forward(xp, h0, c0, w_hh, extra, rec_mask, EPS, batch_sizes or [])
-            return out, (last_valid(out, lengths), last_valid(cs, lengths)), (xp, A, cs, tys)
+            out, cs, A, tys, gates, stats = compiled.ops().lnlstm_forward(xp, h0, c0, w_hh, extra, rec_mask, EPS,
+                                                                          batch_sizes or [])
+            return out, (last_valid(out, lengths), last_valid(cs, lengths)), (gates, A, cs, tys, stats)
         g_h, g_c, b_c = extra[:G], extra[G: G + H], extra[G + H:]
         # one sigmoid for all four gates: the g block pre-scaled by 2, g = tanh(a) = 2σ(2a) - 1
-        gates = xp
+        gates = xp.clone()
         gates[..., 2 * H: 3 * H].mul_(2)
         g_h2 = g_h.clone()
         g_h2[2 * H: 3 * H].mul_(2)
@@ -181,14 +185,15 @@ class LayerNormLSTMCell(Cell):
                 torch.lerp(hs[t], hp[t], zh[t], out=hs[t])
         gates[..., 2 * H: 3 * H].mul_(2).sub_(1)   # saved as g itself
         finals = (last_valid(out, lengths), last_valid(cs, lengths))
-        return out, finals, (gates, A, c_raw, tys) + ((cs,) if zone is not None else ())
+        stats = torch.cat([*_stats(A), *_stats(c_raw)], -1)
+        return out, finals, (gates, A, c_raw, tys, stats) + ((cs,) if zone is not None else ())
 
     def fused_backward(self, saved: tuple, out: Tensor, state0: tuple[Tensor, ...], dout: Tensor,
                        dfinal: tuple[Tensor | None, ...], w_hh: Tensor, extra: Tensor,
                        batch_sizes: list[int] | None, noise: StepNoise | None = None):
         """-> ``dXP (T, B, 4H)``, ``dW_hh``, ``None``, ``(dh0, dc0)``, ``d[γ_h γ_c β_c]``."""
-        gates, A, c_raw, tys = saved[:4]
-        cs = saved[4] if len(saved) > 4 else c_raw
+        gates, A, c_raw, tys, stats = saved[:5]
+        cs = saved[5] if len(saved) > 5 else c_raw
         h0, c0 = state0
         T, B, G = gates.shape
         H = G // 4
@@ -199,9 +204,9 @@ class LayerNormLSTMCell(Cell):
         if zone is None and compiled.usable(gates):   # the same loop in C++
             dh = (dfinal[0].clone() if dfinal[0] is not None else out.new_zeros(B, H)).contiguous()
             dc = (dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)).contiguous()
-            dgates, dA, _, dgain = compiled.ops().lnlstm_backward(gates, cs, A, tys, c0, dout, dh, dc, w_hh,
-                                                                  extra, rec_mask, EPS, batch_sizes or [])
-            return (dgates, recurrent_weight_grad(dA, previous(out, h0), rec_mask), None, (dh, dc),
+            dgates, dA, _, dgain = compiled.ops().lnlstm_backward(gates, cs, A, tys, stats.contiguous(), c0, dout,
+                                                                  dh, dc, w_hh, extra, rec_mask, batch_sizes or [])
+            return (dgates, recurrent_weight_grad(dA, out, h0, rec_mask), None, (dh, dc),
                     dgain.to(gates.dtype))  # the gains' gradients, summed in the loop
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         # the step-independent factors, for all steps at once
@@ -211,8 +216,8 @@ class LayerNormLSTMCell(Cell):
         torch.mul(torch.addcmul(i, i, i, value=-1), g, out=k_ifg[:, :, 0])
         torch.mul(torch.addcmul(f, f, f, value=-1), previous(cs, c0), out=k_ifg[:, :, 1])
         torch.addcmul(i, i * g, g, value=-1, out=k_ifg[:, :, 2])
-        mean_a, rstd_a = _stats(A)
-        mean_c, rstd_c = _stats(c_raw)
+        # contiguous: torch's layer-norm backward reads mean and rstd as flat arrays
+        mean_a, rstd_a, mean_c, rstd_c = (s.contiguous() for s in stats.split(1, -1))
         dgates = new_buffer(gates, (T, B, G), padded)
         dA = new_buffer(gates, (T, B, G), padded)
         dY = new_buffer(gates, (T, B, H), padded)
@@ -253,7 +258,7 @@ class LayerNormLSTMCell(Cell):
             if zone is not None:
                 dcs[t].add_(dck[t])
                 dhs[t].add_(dhk[t])
-        return (dgates, recurrent_weight_grad(dA, previous(out, h0), rec_mask), None, (dh, dc),
+        return (dgates, recurrent_weight_grad(dA, out, h0, rec_mask), None, (dh, dc),
                 _gain_grads(dgates, dY, A, c_raw, (mean_a, rstd_a, mean_c, rstd_c)))
 
 

@@ -58,6 +58,8 @@ class LSTMCell(Cell, nn.LSTMCell):
 
     gates = 4
     fused_kind = "lstm"
+    #: the fused backward's gradient of b_hh is also b_ih's (both are added to the same gates)
+    shared_bias_grad = True
     weight_names = ("weight_ih", "bias_ih", "weight_hh", "bias_hh", "weight_hr")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
@@ -196,7 +198,7 @@ class LSTMCell(Cell, nn.LSTMCell):
             zh, zc = zone if zone is not None else (None, None)
             dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask, zh, zc, None,
                                                   batch_sizes or [])
-            dw_hh = recurrent_weight_grad(dgates, previous(out, h0), rec_mask)
+            dw_hh = recurrent_weight_grad(dgates, out, h0, rec_mask)
             return dgates, dw_hh, dgates.reshape(T * B, G).sum(0), (dh, dc), None
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         # everything that does not depend on the carried gradient, for all steps at once,
@@ -258,7 +260,7 @@ class LSTMCell(Cell, nn.LSTMCell):
                 dcs[t].add_(dck[t])
                 dhs[t].add_(dhk[t])
         flat = dgates.reshape(T * B, G)
-        dw_hh = recurrent_weight_grad(dgates, previous(out, h0), rec_mask)
+        dw_hh = recurrent_weight_grad(dgates, out, h0, rec_mask)
         dw_hr = None
         if w_hr is not None:
             dw_hr = dh_total.reshape(T * B, O).t().mm(ms.reshape(T * B, H))

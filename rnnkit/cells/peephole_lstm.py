@@ -53,6 +53,8 @@ class PeepholeLSTMCell(Cell):
 
     gates = 4
     fused_kind = "peephole"
+    #: the fused backward's gradient of b_hh is also b_ih's (both are added to the same gates)
+    shared_bias_grad = True
     weight_names = ("weight_ih", "bias_ih", "weight_hh", "bias_hh", "weight_ch")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: Any = None,
@@ -162,7 +164,7 @@ class PeepholeLSTMCell(Cell):
             dc = (dfinal[1].clone() if dfinal[1] is not None else out.new_zeros(B, H)).contiguous()
             dgates = compiled.ops().lstm_backward(gates, cs, tcs, c0, dout, dh, dc, w_hh, rec_mask, None, None, p,
                                                   batch_sizes or [])
-            return (dgates, recurrent_weight_grad(dgates, previous(out, h0), rec_mask), dgates.reshape(T * B, G).sum(0),
+            return (dgates, recurrent_weight_grad(dgates, out, h0, rec_mask), dgates.reshape(T * B, G).sum(0),
                     (dh, dc), _peephole_grads(dgates, c_prev, c_raw))
         i, f, g, o = gates.view(T, B, 4, H).unbind(2)
         k_o = torch.addcmul(o, o, o, value=-1).mul_(tcs)                 # do = dH ⊙ k_o
@@ -207,7 +209,7 @@ class PeepholeLSTMCell(Cell):
             if zone is not None:
                 dcs[t].add_(dck[t])
                 dhs[t].add_(dhk[t])
-        return (dgates, recurrent_weight_grad(dgates, previous(out, h0), rec_mask), dgates.reshape(T * B, G).sum(0),
+        return (dgates, recurrent_weight_grad(dgates, out, h0, rec_mask), dgates.reshape(T * B, G).sum(0),
                 (dh, dc), _peephole_grads(dgates, c_prev, c_raw))
 
 

@@ -34,6 +34,28 @@ def test_fused_backend_runs_our_bptt(cls):
     assert "FusedBPTTBackward" in grad_fn_names(out)
 
 
+@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.PeepholeLSTM])
+def test_fused_lstm_bias_gradients_are_one_sum_in_two_tensors(cls):
+    # b_ih and b_hh get the same gradient, summed once: still two tensors, so that accumulating
+    # into one of them never changes the other
+    torch.manual_seed(0)
+    layer = cls(4, 5, backend="fused")
+    ref = cls(4, 5, backend="reference")
+    ref.load_state_dict(layer.state_dict())
+    x = torch.randn(6, 3, 4)
+    for m in (layer, ref):
+        m(x)[0].pow(2).sum().backward()
+    grads = dict(layer.named_parameters())
+    ref_grads = dict(ref.named_parameters())
+    ih, hh = [n for n in grads if "bias_ih" in n][0], [n for n in grads if "bias_hh" in n][0]
+    gi, gh = grads[ih].grad, grads[hh].grad
+    assert gi is not gh and gi.data_ptr() != gh.data_ptr()
+    assert torch.allclose(gi, ref_grads[ih].grad, atol=1e-5) and torch.allclose(gh, ref_grads[hh].grad, atol=1e-5)
+    layer(x)[0].sum().backward()       # a second backward accumulates into each separately
+    gi.zero_()
+    assert gh.abs().sum() > 0
+
+
 @pytest.mark.parametrize("cls", [rnnkit.RNN, rnnkit.LSTM, rnnkit.GRU])
 def test_native_backend_runs_torch_kernel(cls, monkeypatch):
     from rnnkit.backends import native

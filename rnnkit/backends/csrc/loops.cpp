@@ -83,6 +83,29 @@ inline double sum8(int64_t n, F f) {
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+// Two such sums in one pass: f(j, u, v) sets the j-th terms of both (one read of the row, not two).
+template <typename F>
+inline void sum8x2(int64_t n, F f, double& s1, double& s2) {
+  double a1[8] = {0, 0, 0, 0, 0, 0, 0, 0}, a2[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int l = 0; l < 8; ++l) {
+      double u, v;
+      f(j + l, u, v);
+      a1[l] += u;
+      a2[l] += v;
+    }
+  }
+  for (; j < n; ++j) {
+    double u, v;
+    f(j, u, v);
+    a1[0] += u;
+    a2[0] += v;
+  }
+  s1 = ((a1[0] + a1[1]) + (a1[2] + a1[3])) + ((a1[4] + a1[5]) + (a1[6] + a1[7]));
+  s2 = ((a2[0] + a2[1]) + (a2[2] + a2[3])) + ((a2[4] + a2[5]) + (a2[6] + a2[7]));
+}
+
 // Layer norm of one row a[0..n) (biased variance, sums in double as torch's kernel accumulates):
 // its mean and 1/sqrt(var + eps).
 template <typename s_t>
@@ -101,6 +124,35 @@ inline void ln_backward_row(const s_t* __restrict a, const s_t* __restrict gamma
   const s_t q1s = s_t(sum8(n, [&](int64_t j) { return double(gamma[j] * dy[j]); }) / n);
   const s_t q2s = s_t(sum8(n, [&](int64_t j) { return double(gamma[j] * dy[j] * (a[j] - mean) * rstd); }) / n);
   for (int64_t j = 0; j < n; ++j) dx[j] = rstd * (gamma[j] * dy[j] - q1s - (a[j] - mean) * rstd * q2s);
+}
+
+// Layer norm's backward needs two means over the row: mean(γ dy) and mean(γ dy ⊙ â), â = (a - mean) rstd;
+// both in one pass.
+template <typename s_t>
+inline void ln_grad_means(const s_t* __restrict a, const s_t* __restrict gamma, const s_t* __restrict dy, int64_t n,
+                          s_t mean, s_t rstd, s_t& m1, s_t& m2) {
+  double q1, q2;
+  sum8x2(n, [&](int64_t j, double& u, double& v) {
+    const s_t gd = gamma[j] * dy[j];
+    u = double(gd);
+    v = double(gd * ((a[j] - mean) * rstd));
+  }, q1, q2);
+  m1 = s_t(q1 / n);
+  m2 = s_t(q2 / n);
+}
+
+// The same fused with the gain's gradient of the row, added to the double sums d_g += dy ⊙ â: two
+// passes over the row instead of four.
+template <typename s_t>
+inline void ln_backward_gain_row(const s_t* __restrict a, const s_t* __restrict gamma, const s_t* __restrict dy,
+                                 s_t* __restrict dx, double* __restrict d_g, int64_t n, s_t mean, s_t rstd) {
+  s_t q1s, q2s;
+  ln_grad_means(a, gamma, dy, n, mean, rstd, q1s, q2s);
+  for (int64_t j = 0; j < n; ++j) {
+    const s_t ah = (a[j] - mean) * rstd;
+    dx[j] = rstd * (gamma[j] * dy[j] - q1s - ah * q2s);
+    d_g[j] += double(dy[j] * ah);
+  }
 }
 
 inline int64_t rows_at(const std::vector<int64_t>& bs, int64_t t, int64_t B) {
@@ -228,16 +280,18 @@ void gru_row_backward(const s_t* __restrict gr, const s_t* __restrict gz, const 
   }
 }
 
-// Layer-normalised LSTM, one row (forward): g (4H) the input side, to which LN(a; γ_h) is added before
-// the gates are activated in place; c, ty, h: C_t, tanh(LN(C_t; γ_c) + β_c) and H_t.
+// Layer-normalised LSTM, one row (forward): x (4H) the input side, to which LN(a; γ_h) is added; g (4H) the
+// activated gates i, f, g, o; c, ty, h: C_t, tanh(LN(C_t; γ_c) + β_c) and H_t; st the row's statistics
+// [mean(a) rstd(a) mean(C_t) rstd(C_t)], kept for the backward (recomputing them there was four more
+// passes over the row).
 template <typename s_t>
-void lnlstm_row(s_t* __restrict g, const s_t* __restrict a, const s_t* __restrict gh, const s_t* __restrict gc,
-                const s_t* __restrict bc, const s_t* __restrict cp, s_t* __restrict c, s_t* __restrict ty,
-                s_t* __restrict h, int64_t H, double eps) {
+void lnlstm_row(const s_t* __restrict x, s_t* __restrict g, const s_t* __restrict a, const s_t* __restrict gh,
+                const s_t* __restrict gc, const s_t* __restrict bc, const s_t* __restrict cp, s_t* __restrict c,
+                s_t* __restrict ty, s_t* __restrict h, s_t* __restrict st, int64_t H, double eps) {
   const int64_t G = 4 * H;
   s_t ms, rs;
   row_stats(a, G, eps, ms, rs);
-  for (int64_t j = 0; j < G; ++j) g[j] += (a[j] - ms) * rs * gh[j];
+  for (int64_t j = 0; j < G; ++j) g[j] = x[j] + (a[j] - ms) * rs * gh[j];
   s_t* __restrict gi = g;
   s_t* __restrict gf = g + H;
   s_t* __restrict gg = g + 2 * H;
@@ -254,14 +308,16 @@ void lnlstm_row(s_t* __restrict g, const s_t* __restrict a, const s_t* __restric
     ty[j] = tv;
     h[j] = go[j] * tv;
   }
+  st[0] = ms; st[1] = rs; st[2] = mcs; st[3] = rc;
 }
 
-// Its backward, one row: the pre-activation gradients dg (4H) and dy (of LN(C_t)); dc updated in place.
+// Its backward, one row: the pre-activation gradients dg (4H) and dy (of LN(C_t)); dc updated in place; the
+// cell norm's gain and shift gradients added to the double sums d_gc += dy ⊙ Ĉ, d_bc += dy.
 template <typename s_t>
 void lnlstm_row_backward(const s_t* __restrict g, const s_t* __restrict c, const s_t* __restrict cp,
                          const s_t* __restrict ty, const s_t* __restrict dh, const s_t* __restrict dout,
                          s_t* __restrict dc, const s_t* __restrict gc, s_t* __restrict dg, s_t* __restrict dy,
-                         int64_t H, s_t mcs, s_t rc) {
+                         double* __restrict d_gc, double* __restrict d_bc, int64_t H, s_t mcs, s_t rc) {
   const s_t* __restrict go = g + 3 * H;
   s_t* __restrict dgo = dg + 3 * H;
   for (int64_t j = 0; j < H; ++j) {
@@ -270,8 +326,8 @@ void lnlstm_row_backward(const s_t* __restrict g, const s_t* __restrict c, const
     dy[j] = dm * o * (s_t(1) - tv * tv);
     dgo[j] = dm * tv * o * (s_t(1) - o);
   }
-  const s_t s1s = s_t(sum8(H, [&](int64_t j) { return double(gc[j] * dy[j]); }) / H);
-  const s_t s2s = s_t(sum8(H, [&](int64_t j) { return double(gc[j] * dy[j] * ((c[j] - mcs) * rc)); }) / H);
+  s_t s1s, s2s;
+  ln_grad_means(c, gc, dy, H, mcs, rc, s1s, s2s);
   const s_t* __restrict gi = g;
   const s_t* __restrict gf = g + H;
   const s_t* __restrict gg = g + 2 * H;
@@ -286,18 +342,7 @@ void lnlstm_row_backward(const s_t* __restrict g, const s_t* __restrict c, const
     dgf[j] = dcv * cp[j] * f * (s_t(1) - f);
     dgg[j] = dcv * i * (s_t(1) - gv * gv);
     dc[j] = dcv * f;
-  }
-}
-
-// The layer-norm gains' gradients of one row, added to the double sums: d_gh += dg ⊙ Â, d_gc += dy ⊙ Ĉ,
-// d_bc += dy (Â, Ĉ: the normalised recurrent projection and cell).
-template <typename s_t>
-void gain_grads_row(const s_t* __restrict dg, const s_t* __restrict a, const s_t* __restrict dy,
-                    const s_t* __restrict c, double* __restrict d_gh, double* __restrict d_gc,
-                    double* __restrict d_bc, int64_t H, s_t ms, s_t rs, s_t mcs, s_t rc) {
-  for (int64_t j = 0; j < 4 * H; ++j) d_gh[j] += double(dg[j] * ((a[j] - ms) * rs));
-  for (int64_t j = 0; j < H; ++j) {
-    d_gc[j] += double(dy[j] * ((c[j] - mcs) * rc));
+    d_gc[j] += double(dy[j] * ch);
     d_bc[j] += double(dy[j]);
   }
 }
@@ -579,23 +624,23 @@ Tensor indrnn_backward(const Tensor& out, const Tensor& dout, Tensor g, const Te
   return dpre;
 }
 
-// Layer-normalised LSTM (rnnkit/cells/layernorm_lstm.py). gates (T, B, 4H): the input side
-// LN(X W_ih^T; γ_x) + b, overwritten with the activated gates i, f, g, o (g = tanh). extra = [γ_h (4H),
-// γ_c (H), β_c (H)]. Returns out (T, B, H), cs (the cells C_t), A (T, B, 4H) = H_{t-1} W_hh^T, tys =
-// tanh(LN(C_t)). eps as torch's layer norm is called with there (1e-5), the variance biased.
-std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Tensor& h0, const Tensor& c0,
-                                                          const Tensor& w_hh, const Tensor& extra,
-                                                          const c10::optional<Tensor>& rec, double eps,
-                                                          std::vector<int64_t> batch_sizes) {
-  TORCH_CHECK(gates.is_contiguous() && gates.dim() == 3, "lnlstm_forward: gates must be a contiguous (T, B, 4H)");
-  const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
-  auto opts = gates.options();
+// Layer-normalised LSTM forward. xp (T, B, 4H): the input side LN(X W_ih^T; γ_x) + b, read only.
+// extra = [γ_h γ_c β_c]. Returns out (T, B, H) = H_t, cs (T, B, H) = C_t, A (T, B, 4H) = H_{t-1} W_hh^T,
+// tys (T, B, H) = tanh(LN(C_t)), gates (T, B, 4H) the activated i, f, g, o, and stats (T, B, 4) the
+// rows' [mean(A) rstd(A) mean(C) rstd(C)].
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> lnlstm_forward(
+    const Tensor& xp, const Tensor& h0, const Tensor& c0, const Tensor& w_hh, const Tensor& extra,
+    const c10::optional<Tensor>& rec, double eps, std::vector<int64_t> batch_sizes) {
+  TORCH_CHECK(xp.is_contiguous() && xp.dim() == 3, "lnlstm_forward: xp must be a contiguous (T, B, 4H)");
+  const int64_t T = xp.size(0), B = xp.size(1), G = xp.size(2), H = G / 4;
+  auto opts = xp.options();
   Tensor out = buffer({T, B, H}, opts, batch_sizes), cs = buffer({T, B, H}, opts, batch_sizes);
   Tensor tys = buffer({T, B, H}, opts, batch_sizes), A = buffer({T, B, G}, opts, batch_sizes);
+  Tensor gates = buffer({T, B, G}, opts, batch_sizes), stats = buffer({T, B, 4}, opts, batch_sizes);
   Tensor w_t = w_hh.t();
   Tensor h0c = h0.contiguous(), c0c = c0.contiguous(), ex = extra.contiguous();
   Tensor hm;  // H_{t-1} ⊙ M with recurrent dropout (masked)
-  AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "lnlstm_forward", [&] {
+  AT_DISPATCH_FLOATING_TYPES(xp.scalar_type(), "lnlstm_forward", [&] {
     const scalar_t* gh = ex.data_ptr<scalar_t>();
     const scalar_t* gc = gh + G;
     const scalar_t* bc = gc + H;
@@ -604,32 +649,35 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_forward(Tensor gates, const Te
       Tensor h_prev = (t == 0 ? h0c : out[t - 1]).narrow(0, 0, b);
       Tensor A_t = A[t].narrow(0, 0, b);
       at::mm_out(A_t, masked(h_prev, rec, hm, b), w_t);
+      const scalar_t* x = xp.data_ptr<scalar_t>() + t * B * G;
       scalar_t* g = gates.data_ptr<scalar_t>() + t * B * G;
       const scalar_t* a = A.data_ptr<scalar_t>() + t * B * G;
       const scalar_t* cp = t == 0 ? c0c.data_ptr<scalar_t>() : cs.data_ptr<scalar_t>() + (t - 1) * B * H;
       scalar_t* c = cs.data_ptr<scalar_t>() + t * B * H;
       scalar_t* ty = tys.data_ptr<scalar_t>() + t * B * H;
       scalar_t* h = out.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* st = stats.data_ptr<scalar_t>() + t * B * 4;
       for (int64_t r = 0; r < b; ++r) {
         const int64_t k = r * H;
-        lnlstm_row(g + r * G, a + r * G, gh, gc, bc, cp + k, c + k, ty + k, h + k, H, eps);
+        lnlstm_row(x + r * G, g + r * G, a + r * G, gh, gc, bc, cp + k, c + k, ty + k, h + k, st + 4 * r, H, eps);
       }
     }
   });
-  return {out, cs, A, tys};
+  return {out, cs, A, tys, gates, stats};
 }
 
-// Its backward over time. dh, dc (B, H) updated in place to the gradients of (h0, c0). Returns
-// dgates (T, B, 4H) (of the input side's [i f g o] pre-activations), dA (T, B, 4H) (of H_{t-1} W_hh^T),
+// Its backward over time, with the forward's stats (T, B, 4). dh, dc (B, H) updated in place to the
+// gradients of (h0, c0). Returns dgates (T, B, 4H) (of the input side's [i f g o] pre-activations), dA (T, B, 4H) (of H_{t-1} W_hh^T),
 // dY (T, B, H) (of LN(C_t)), from which the caller forms dW_hh, and d[γ_h γ_c β_c] (G + 2H, double):
 // Σ d[i f g o] ⊙ Â, Σ dY ⊙ Ĉ, Σ dY over every row of every step.
 std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, const Tensor& cs, const Tensor& A,
-                                                   const Tensor& tys, const Tensor& c0, const Tensor& dout,
-                                                   Tensor dh, Tensor dc, const Tensor& w_hh, const Tensor& extra,
-                                                   const c10::optional<Tensor>& rec, double eps,
+                                                   const Tensor& tys, const Tensor& stats, const Tensor& c0,
+                                                   const Tensor& dout, Tensor dh, Tensor dc, const Tensor& w_hh,
+                                                   const Tensor& extra, const c10::optional<Tensor>& rec,
                                                    std::vector<int64_t> batch_sizes) {
   const int64_t T = gates.size(0), B = gates.size(1), G = gates.size(2), H = G / 4;
-  TORCH_CHECK(dh.is_contiguous() && dc.is_contiguous() && dout.is_contiguous(), "lnlstm_backward: contiguous inputs");
+  TORCH_CHECK(dh.is_contiguous() && dc.is_contiguous() && dout.is_contiguous() && stats.is_contiguous(),
+              "lnlstm_backward: contiguous inputs");
   auto opts = gates.options();
   Tensor dgates = buffer({T, B, G}, opts, batch_sizes), dA = buffer({T, B, G}, opts, batch_sizes);
   Tensor dY = buffer({T, B, H}, opts, batch_sizes);
@@ -654,18 +702,14 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lnlstm_backward(const Tensor& gates, 
       scalar_t* dg = dgates.data_ptr<scalar_t>() + t * B * G;
       scalar_t* da = dA.data_ptr<scalar_t>() + t * B * G;
       scalar_t* dy = dY.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* st = stats.data_ptr<scalar_t>() + t * B * 4;
       for (int64_t r = 0; r < b; ++r) {
         const int64_t k = r * H;
-        // the statistics again (cheaper than keeping them through the forward)
-        scalar_t mcs, rc, ms, rs;
-        row_stats(cr_all + k, H, eps, mcs, rc);
+        const scalar_t ms = st[4 * r], rs = st[4 * r + 1], mcs = st[4 * r + 2], rc = st[4 * r + 3];
         lnlstm_row_backward(g + r * G, cr_all + k, cp + k, ty + k, dhp + k, dop + k, dcp + k, gc, dg + r * G,
-                            dy + k, H, mcs, rc);
-        // LN of the recurrent projection
-        const scalar_t* ar = a + r * G;
-        row_stats(ar, G, eps, ms, rs);
-        ln_backward_row(ar, gh, dg + r * G, da + r * G, G, ms, rs);
-        gain_grads_row(dg + r * G, ar, dy + k, cr_all + k, d_gh, d_gc, d_bc, H, ms, rs, mcs, rc);
+                            dy + k, d_gc, d_bc, H, mcs, rc);
+        // LN of the recurrent projection, and its gain's gradient
+        ln_backward_gain_row(a + r * G, gh, dg + r * G, da + r * G, d_gh, G, ms, rs);
       }
       Tensor dh_b = dh.narrow(0, 0, b);
       at::mm_out(dh_b, dA[t].narrow(0, 0, b), w_hh);
