@@ -54,6 +54,8 @@ class ElmanCell(Cell, nn.RNNCell):
 
     gates = 1
     fused_kind = "elman"
+    #: the fused backward's gradient of b_hh is also b_ih's (both are added to the same pre-activation)
+    shared_bias_grad = True
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", device: Any = None, dtype: Any = None, *,

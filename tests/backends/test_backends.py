@@ -34,10 +34,10 @@ def test_fused_backend_runs_our_bptt(cls):
     assert "FusedBPTTBackward" in grad_fn_names(out)
 
 
-@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.PeepholeLSTM])
-def test_fused_lstm_bias_gradients_are_one_sum_in_two_tensors(cls):
-    # b_ih and b_hh get the same gradient, summed once: still two tensors, so that accumulating
-    # into one of them never changes the other
+@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.PeepholeLSTM, rnnkit.RNN])
+def test_fused_bias_gradients_are_one_sum_in_two_tensors(cls):
+    # b_ih and b_hh get the same gradient (LSTM, peephole LSTM, Elman), summed once: still two
+    # tensors, so that accumulating into one of them never changes the other
     torch.manual_seed(0)
     layer = cls(4, 5, backend="fused")
     ref = cls(4, 5, backend="reference")
