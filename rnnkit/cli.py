@@ -291,7 +291,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                                    "CSV; a speech recogniser's WER and CER on the recordings of a file<TAB>text "
                                    "transcript; a music run's test NLL beside the n-gram baseline and the checks of "
                                    "generated pieces, on the test split of a corpus (--data folk, chorales or a "
-                                   "folder).")
+                                   "folder; --split valid for its validation split).")
     e.add_argument("run", help="run directory or checkpoint file")
     e.add_argument("--data", required=True, help="the file to score, in the run's training format")
     e.add_argument("--batch-size", type=int, default=None,
@@ -299,6 +299,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                         "(default: the run's --eval-batch-size)")
     e.add_argument("--bptt", type=int, default=None,
                    help="chunk length of a truncated-BPTT run (default: the run's; lines runs are scored by line)")
+    e.add_argument("--split", choices=("test", "valid"), default=None,
+                   help="music: the corpus split to score; valid compares sampling settings without reading the "
+                        "test split (default: test)")
+    e.add_argument("--temperature", type=float, default=None, help="music: sampling temperature (default: the run's)")
+    e.add_argument("--top-p", type=float, default=None, help="music: nucleus sampling p (default: the run's)")
+    e.add_argument("--top-k", type=int, default=None, help="music: sample among the k most likely (default: the run's)")
     e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     e.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
@@ -522,7 +528,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from rnnkit.tasks import evaluate
 
-    res = evaluate.evaluate_run(args.run, args.data, args.batch_size, args.bptt, args.device)
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_p", args.top_p), ("top_k", args.top_k))
+                if v is not None}
+    res = evaluate.evaluate_run(args.run, args.data, args.batch_size, args.bptt, args.device, args.split, sampling)
     print(json.dumps(res) if args.json else evaluate.summary(res))
     return 0
 

@@ -331,9 +331,13 @@ def _evaluate(model: Any, vocab: Any, kind: str, splits: dict[str, list[Piece]],
 def summary_lines(res: dict[str, Any]) -> list[str]:
     """The evaluation as lines of text (``rnnkit evaluate`` without ``--json``)."""
     ng = res["ngram"]
-    lines = [f"test: {res['test_pieces']} pieces, {res['test_tokens']:,} tokens | network NLL {res['rnn']['nll']:.4f} "
-             f"| n-gram (order {ng['best_order']}, chosen on validation) {ng['nll']:.4f} nats/token | "
-             f"{_lower(res['nll_reduction'])}"]
+    split = res.get("split", "test")
+    chosen = "chosen on validation" if split == "test" else "chosen on this split"
+    sampling = res.get("sampling")
+    how = f" | samples at temperature {sampling['temperature']}, top-p {sampling['top_p']}" if sampling else ""
+    lines = [f"{split}: {res['test_pieces']} pieces, {res['test_tokens']:,} tokens | network NLL "
+             f"{res['rnn']['nll']:.4f} | n-gram (order {ng['best_order']}, {chosen}) {ng['nll']:.4f} nats/token | "
+             f"{_lower(res['nll_reduction'])}{how}"]
     for name in ("rnn", "rnn_constrained", "ngram", "test_set"):
         s = res.get(name, {}).get("samples") if name != "test_set" else res.get("test_set")
         if s:

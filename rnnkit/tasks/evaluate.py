@@ -29,9 +29,11 @@ SUPPORTED = ("lm", "classify", "tag", "translate", "caption", "forecast", "asr",
 
 
 def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt: int | None = None,
-                 device: str = "cpu") -> dict[str, Any]:
+                 device: str = "cpu", split: str | None = None,
+                 sampling: dict[str, Any] | None = None) -> dict[str, Any]:
     """The scores of ``run`` (a run directory or a checkpoint file) on ``data``, with ``"task"`` naming its task.
-    ``batch_size`` None: 16 streams for a language model, the run's ``--eval-batch-size`` otherwise."""
+    ``batch_size`` None: 16 streams for a language model, the run's ``--eval-batch-size`` otherwise.
+    ``split`` (``test`` or ``valid``) and ``sampling`` (temperature, top_p, top_k): music runs only."""
     if batch_size is not None and batch_size < 1:
         raise RnnkitError(f"--batch-size must be >= 1, got {batch_size}")
     # the checkpoint is chosen once (with the corrupt best.pt -> last.pt fallback and its warning);
@@ -43,6 +45,10 @@ def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt
                           f"{', '.join(SUPPORTED[:-1])} and {SUPPORTED[-1]} runs")
     if bptt is not None and task != "lm":
         raise RnnkitError(f"--bptt is for language-model runs; {path} is a {task} run")
+    if task != "music":
+        for flag, given in (("--split", split is not None), ("--temperature/--top-p/--top-k", bool(sampling))):
+            if given:
+                raise RnnkitError(f"{flag} is for music runs; {path} is a {task} run")
     if task == "lm":
         from rnnkit.tasks import lm
 
@@ -66,7 +72,7 @@ def evaluate_run(run: str | Path, data: str, batch_size: int | None = None, bptt
     elif task == "music":
         from rnnkit.tasks import music
 
-        res = music.evaluate_file(path, data, batch_size, device)
+        res = music.evaluate_file(path, data, batch_size, device, split or "test", sampling)
     elif task == "asr":
         from rnnkit.tasks import asr
 

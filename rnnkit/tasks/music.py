@@ -247,23 +247,37 @@ def load_run(run: str | Path, device: str = "cpu") -> tuple[MusicModel, Any, dic
     return model.to(dev).eval(), vocab, conf, path
 
 
-def evaluate_file(run: str | Path, data: str, batch_size: int | None = None, device: str = "cpu") -> dict[str, Any]:
+def evaluate_file(run: str | Path, data: str, batch_size: int | None = None, device: str = "cpu",
+                  split: str = "test", sampling: dict[str, Any] | None = None) -> dict[str, Any]:
     """The evaluation of :mod:`rnnkit.music.evaluate` for ``run`` on the test split of corpus ``data`` (split as
-    the run was: the same seed and transposition)."""
+    the run was: the same seed and transposition). ``split="valid"`` scores the validation split instead (the
+    n-gram's order is then chosen on the split it is scored on), so that sampling settings can be compared
+    without reading the test split; ``sampling`` overrides the run's ``temperature`` / ``top_p`` / ``top_k``."""
     from rnnkit.music import evaluate
 
+    if split not in ("test", "valid"):
+        raise RnnkitError(f"--split must be test or valid, got {split!r}")
     model, vocab, conf, path = load_run(run, device)
     saved = {k: v for k, v in conf["data"].items() if k in {f.name for f in dataclasses.fields(MusicDataConfig)}}
     dcfg = cfgmod.build(MusicDataConfig, {**saved, "corpus": data}, f"{path} (data config)", internal=True)
     if batch_size is not None:
         dcfg = dataclasses.replace(dcfg, eval_batch_size=batch_size)
     sample = cfgmod.build(SampleConfig, conf.get("sample", {}), f"{path} (sampling config)", internal=True)
+    if sampling:
+        try:
+            sample = dataclasses.replace(sample, **sampling)
+        except ValueError as e:
+            raise RnnkitError(f"sampling options: {cfgmod.as_flags(str(e), SampleConfig)}") from None
     say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     kind, splits, _ = prepare(dcfg, say, flag="--data")
     if kind != conf.get("kind", "folk"):
         raise RnnkitError(f"--data {data} holds {kind}, but {path} was trained on {conf.get('kind')}")
+    if split == "valid":
+        if not splits["valid"]:
+            raise RnnkitError(f"--data {data}: the validation split is empty")
+        splits = {**splits, "test": splits["valid"]}
     result = evaluate.evaluate(model, vocab, kind, splits, dcfg, sample, conf["train"].get("seed", 0), say)
-    return {"checkpoint": str(path), "data": data, **result}
+    return {"checkpoint": str(path), "data": data, "split": split, **result}
 
 
 def add_train_flags(p: Any) -> None:

@@ -100,6 +100,22 @@ def test_evaluate_repeats_the_evaluation(run: Path, capsys):
     assert res["ngram"]["nll"] == pytest.approx(saved["ngram"]["nll"])
 
 
+def test_evaluate_on_the_validation_split_with_other_sampling_settings(run: Path, capsys):
+    # sampling settings are compared on the validation split, never on the test split
+    tunes = str(run.parent / "tunes")
+    assert main(["evaluate", str(run), "--data", tunes, "--split", "valid", "--temperature", "0.5", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    saved = json.loads((run / "evaluation.json").read_text())
+    assert res["split"] == "valid" and res["sampling"]["temperature"] == 0.5
+    assert res["rnn"]["nll"] != pytest.approx(saved["rnn"]["nll"])    # other pieces than the test split's
+    assert main(["evaluate", str(run), "--data", tunes, "--split", "valid", "--top-p", "0.9"]) == 0
+    head = capsys.readouterr().out.splitlines()[1]   # after the line naming the data and the checkpoint
+    assert head.startswith("valid: ") and "chosen on this split" in head and "top-p 0.9" in head, head
+    assert main(["evaluate", str(run), "--data", tunes, "--temperature", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "temperature" in err and "Traceback" not in err, err
+
+
 def test_evaluate_on_a_file_that_is_not_music_names_its_own_option(run: Path, tmp_path: Path, capsys):
     (tmp_path / "ok.csv").write_text("a,b\n1,2\n")
     assert main(["evaluate", str(run), "--data", str(tmp_path / "ok.csv")]) == 2

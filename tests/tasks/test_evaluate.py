@@ -67,6 +67,9 @@ def test_classify_errors_are_one_line(classify_run, tmp_path: Path, capsys):
     assert main(["evaluate", str(run), "--data", str(bad), "--bptt", "5"]) == 2
     assert last_line(capsys) == (f"rnnkit: error: --bptt is for language-model runs; {run / 'best.pt'} is a "
                                  f"classify run")
+    for flags, name in ((["--split", "valid"], "--split"), (["--temperature", "0.7"], "--temperature/--top-p/--top-k")):
+        assert main(["evaluate", str(run), "--data", str(bad), *flags]) == 2
+        assert last_line(capsys) == f"rnnkit: error: {name} is for music runs; {run / 'best.pt'} is a classify run"
     # a corrupt best.pt: last.pt, with a warning
     (run / "best.pt").write_bytes((run / "best.pt").read_bytes()[:2000])
     assert main(["evaluate", str(run), "--data", str(run.parent / "test.tsv"), "--json"]) == 0
